@@ -1,0 +1,239 @@
+package plan
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// FormatVersion is the plan file format: the major changes when an older reader could
+// misread a file, the minor when fields are added.
+const FormatVersion = "1.0"
+
+// Header is the first line of a plan file: where the plan comes from and what it holds.
+type Header struct {
+	Type          string            `json:"type"` // "header"
+	FormatVersion string            `json:"format_version"`
+	ToolVersion   string            `json:"tool_version"`
+	CreatedAt     time.Time         `json:"created_at"`
+	ConfigDigest  string            `json:"config_digest"`
+	Bucket        BucketID          `json:"bucket"`
+	Database      DatabaseID        `json:"database"`
+	Variables     map[string]string `json:"variables,omitempty"`
+	PublicURL     string            `json:"public_url,omitempty"`
+	References    []Reference       `json:"references"`
+	Summary       Summary           `json:"summary"`
+}
+
+// BucketID names a bucket without credentials.
+type BucketID struct {
+	Endpoint string `json:"endpoint"`
+	Name     string `json:"name"`
+}
+
+// DatabaseID names a database without credentials.
+type DatabaseID struct {
+	Driver string `json:"driver"`
+	Host   string `json:"host,omitempty"`
+	Name   string `json:"name"`
+}
+
+// Reference looks up a reference of the plan by name.
+func (h *Header) Reference(name string) (Reference, bool) {
+	for _, r := range h.References {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return Reference{}, false
+}
+
+// The body of a plan file is one JSON object per line, each with a "type". The last line
+// is the trailer, with the count of body lines and the digest of every byte before it.
+type line struct {
+	Type string `json:"type"`
+}
+
+type moveLine struct {
+	Type string `json:"type"` // "move"
+	Move
+}
+
+type danglingLine struct {
+	Type string `json:"type"` // "dangling"
+	Dangling
+}
+
+type conflictLine struct {
+	Type string `json:"type"` // "conflict"
+	Conflict
+}
+
+type trailer struct {
+	Type   string `json:"type"` // "end"
+	Lines  int    `json:"lines"`
+	Digest string `json:"digest"`
+}
+
+// Write writes p as a plan file and returns its digest.
+func Write(w io.Writer, p *Plan) (digest string, err error) {
+	h := sha256.New()
+	bw := bufio.NewWriterSize(w, 1<<16)
+	enc := json.NewEncoder(io.MultiWriter(bw, h))
+	enc.SetEscapeHTML(false)
+	hdr := p.Header
+	hdr.Type = "header"
+	hdr.FormatVersion = FormatVersion
+	if err := enc.Encode(hdr); err != nil {
+		return "", err
+	}
+	n := 0
+	for i := range p.Moves {
+		if err := enc.Encode(moveLine{"move", p.Moves[i]}); err != nil {
+			return "", err
+		}
+		n++
+	}
+	for i := range p.Conflicts {
+		if err := enc.Encode(conflictLine{"conflict", p.Conflicts[i]}); err != nil {
+			return "", err
+		}
+		n++
+	}
+	for i := range p.Dangling {
+		if err := enc.Encode(danglingLine{"dangling", p.Dangling[i]}); err != nil {
+			return "", err
+		}
+		n++
+	}
+	digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	if err := json.NewEncoder(bw).Encode(trailer{"end", n, digest}); err != nil {
+		return "", err
+	}
+	return digest, bw.Flush()
+}
+
+// ID is the short name of a plan: the first 16 hex digits of its digest.
+func ID(digest string) string {
+	d := strings.TrimPrefix(digest, "sha256:")
+	if len(d) > 16 {
+		d = d[:16]
+	}
+	return d
+}
+
+// ErrInvalid marks a plan file that is truncated, tampered with, or not a plan.
+var ErrInvalid = errors.New("invalid plan file")
+
+// Entry is one body line of a plan file; exactly one field is set.
+type Entry struct {
+	Move     *Move
+	Dangling *Dangling
+	Conflict *Conflict
+}
+
+// Read reads a plan file, calling fn for each body entry in order, and checks the
+// digest and line count at the end. fn may be nil to verify only. Entries reach fn
+// before the digest is checked: to act only on a verified plan, read it twice (Verify,
+// then Read) over the same open file.
+func Read(r io.Reader, fn func(Entry) error) (Header, string, error) {
+	var hdr Header
+	br := bufio.NewReaderSize(r, 1<<16)
+	h := sha256.New()
+	first, err := readLine(br, h)
+	if err != nil {
+		return hdr, "", fmt.Errorf("%w: no header: %v", ErrInvalid, err)
+	}
+	if err := json.Unmarshal(first, &hdr); err != nil || hdr.Type != "header" {
+		return hdr, "", fmt.Errorf("%w: the first line is not a plan header", ErrInvalid)
+	}
+	if err := checkVersion(hdr.FormatVersion); err != nil {
+		return hdr, "", err
+	}
+	n := 0
+	for {
+		raw, err := br.ReadBytes('\n')
+		if err != nil {
+			return hdr, "", fmt.Errorf("%w: truncated after %d entries (no end line)", ErrInvalid, n)
+		}
+		var l line
+		if err := json.Unmarshal(raw, &l); err != nil {
+			return hdr, "", fmt.Errorf("%w: line %d: %v", ErrInvalid, n+2, err)
+		}
+		if l.Type == "end" {
+			var t trailer
+			if err := json.Unmarshal(raw, &t); err != nil {
+				return hdr, "", fmt.Errorf("%w: end line: %v", ErrInvalid, err)
+			}
+			got := "sha256:" + hex.EncodeToString(h.Sum(nil))
+			if t.Digest != got {
+				return hdr, "", fmt.Errorf("%w: digest mismatch: the file was changed after it was written", ErrInvalid)
+			}
+			if t.Lines != n {
+				return hdr, "", fmt.Errorf("%w: %d entries, the end line says %d", ErrInvalid, n, t.Lines)
+			}
+			if rest, _ := br.ReadByte(); rest != 0 {
+				return hdr, "", fmt.Errorf("%w: data after the end line", ErrInvalid)
+			}
+			return hdr, got, nil
+		}
+		h.Write(raw)
+		n++
+		if fn == nil {
+			continue
+		}
+		var e Entry
+		switch l.Type {
+		case "move":
+			var m moveLine
+			err = json.Unmarshal(raw, &m)
+			e.Move = &m.Move
+		case "dangling":
+			var d danglingLine
+			err = json.Unmarshal(raw, &d)
+			e.Dangling = &d.Dangling
+		case "conflict":
+			var c conflictLine
+			err = json.Unmarshal(raw, &c)
+			e.Conflict = &c.Conflict
+		default:
+			err = fmt.Errorf("unknown entry type %q", l.Type)
+		}
+		if err != nil {
+			return hdr, "", fmt.Errorf("%w: line %d: %v", ErrInvalid, n+1, err)
+		}
+		if err := fn(e); err != nil {
+			return hdr, "", err
+		}
+	}
+}
+
+func readLine(br *bufio.Reader, h hash.Hash) ([]byte, error) {
+	raw, err := br.ReadBytes('\n')
+	if err != nil {
+		return nil, err
+	}
+	h.Write(raw)
+	return bytes.TrimSpace(raw), nil
+}
+
+func checkVersion(v string) error {
+	major, _, _ := strings.Cut(v, ".")
+	want, _, _ := strings.Cut(FormatVersion, ".")
+	if _, err := strconv.Atoi(major); err != nil {
+		return fmt.Errorf("%w: format_version %q", ErrInvalid, v)
+	}
+	if major != want {
+		return fmt.Errorf("plan format_version %s is not supported by this r2plan (reads %s.x): use the r2plan version that wrote it", v, want)
+	}
+	return nil
+}

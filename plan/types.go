@@ -1,0 +1,160 @@
+package plan
+
+import (
+	"strings"
+	"time"
+)
+
+// Action is what a change does.
+type Action uint8
+
+const (
+	ActionCopy Action = iota + 1
+	ActionRewrite
+	ActionDelete
+)
+
+func (a Action) String() string {
+	switch a {
+	case ActionCopy:
+		return "copy"
+	case ActionRewrite:
+		return "rewrite"
+	case ActionDelete:
+		return "delete"
+	}
+	return "unknown"
+}
+
+// An Object is one listed object, as compact as the planner needs it.
+type Object struct {
+	Key      string
+	Size     int64
+	ETag     string
+	Modified time.Time
+}
+
+// Reference describes a table column set that points into the bucket.
+type Reference struct {
+	Name       string `json:"name"`
+	Schema     string `json:"schema,omitempty"`
+	Table      string `json:"table"`
+	PrimaryKey string `json:"primary_key"`
+	KeyColumn  string `json:"key_column,omitempty"`
+	URLColumn  string `json:"url_column,omitempty"`
+	Where      string `json:"where,omitempty"`
+}
+
+// Columns lists the reference's columns in the order a Row carries their values.
+func (r *Reference) Columns() []string {
+	var cols []string
+	if r.KeyColumn != "" {
+		cols = append(cols, r.KeyColumn)
+	}
+	if r.URLColumn != "" {
+		cols = append(cols, r.URLColumn)
+	}
+	return cols
+}
+
+// A Row is one scanned row of a reference: its primary key (as text) and the values of
+// Reference.Columns (nil for NULL).
+type Row struct {
+	PK     string
+	Values []*string
+}
+
+// A Move relocates one object: copy Key to Target (unless the target already holds an
+// identical copy), verify, then rewrite every row that points at Key.
+type Move struct {
+	Key    string `json:"key"`
+	Target string `json:"target"`
+	Rule   string `json:"rule,omitempty"`
+	Size   int64  `json:"size"`
+	// ETag is the source's ETag at plan time: the copy is conditional on it.
+	ETag string `json:"etag"`
+	// Copy is false when the target already held an identical object at plan time
+	// (TargetETag is then its ETag, which apply verifies again).
+	Copy       bool      `json:"copy"`
+	TargetETag string    `json:"target_etag,omitempty"`
+	Rewrites   []Rewrite `json:"rewrites,omitempty"`
+}
+
+// A Rewrite is one compare-and-swap of one column of one row: it happens only if the
+// column still holds Old.
+type Rewrite struct {
+	Reference string `json:"reference"`
+	Column    string `json:"column"`
+	PK        string `json:"pk"`
+	Old       string `json:"old"`
+	New       string `json:"new"`
+}
+
+// Dangling is a reference whose object does not exist: reported, never rewritten.
+type Dangling struct {
+	Reference string `json:"reference"`
+	Column    string `json:"column"`
+	PK        string `json:"pk"`
+	Value     string `json:"value"`
+	Key       string `json:"key"`
+}
+
+// A Conflict is a move whose target already holds other content: the object and its rows
+// are left alone.
+type Conflict struct {
+	Key        string `json:"key"`
+	Target     string `json:"target"`
+	Size       int64  `json:"size"`
+	ETag       string `json:"etag"`
+	TargetSize int64  `json:"target_size"`
+	TargetETag string `json:"target_etag"`
+	Rows       int    `json:"rows"`
+}
+
+// Summary counts what a plan holds and what the planner saw.
+type Summary struct {
+	Objects    int             `json:"objects"`
+	Bytes      int64           `json:"bytes"`
+	Placed     int             `json:"placed"`
+	Unmatched  int             `json:"unmatched"`
+	Copies     int             `json:"copies"`
+	CopyBytes  int64           `json:"copy_bytes"`
+	Rewrites   int             `json:"rewrites"`
+	Deletes    int             `json:"deletes"`
+	Kept       int             `json:"kept"`
+	Conflicts  int             `json:"conflicts"`
+	Dangling   int             `json:"dangling"`
+	Foreign    int             `json:"foreign"`
+	References []RefSummary    `json:"references"`
+	Prefixes   []PrefixSummary `json:"prefixes"`
+}
+
+// Changes is the number of writes the plan would make.
+func (s *Summary) Changes() int { return s.Copies + s.Rewrites + s.Deletes }
+
+// RefSummary counts one reference's rows.
+type RefSummary struct {
+	Name     string `json:"name"`
+	Table    string `json:"table"`
+	Rows     int    `json:"rows"`
+	Rewrites int    `json:"rewrites"`
+	Current  int    `json:"current"`
+	Dangling int    `json:"dangling"`
+	Foreign  int    `json:"foreign"`
+	Null     int    `json:"null"`
+}
+
+// PrefixSummary counts the moves under one top-level prefix.
+type PrefixSummary struct {
+	Prefix  string `json:"prefix"`
+	Objects int    `json:"objects"`
+	Bytes   int64  `json:"bytes"`
+}
+
+// topPrefix is the first path segment of key with its slash, or "" for a key at the root.
+func topPrefix(key string) string {
+	if i := strings.IndexByte(key, '/'); i >= 0 {
+		return key[:i+1]
+	}
+	return ""
+}
