@@ -45,14 +45,14 @@ func TestURLsParse(t *testing.T) {
 			ParsedURL{"https://media.charhub.app/", []Candidate{{"100%.webp", ""}}}, true},
 		"host case kept": {"https://MEDIA.charhub.app/x",
 			ParsedURL{"https://MEDIA.charhub.app/", []Candidate{{"x", ""}}}, true},
-		"http too":        {"http://media.charhub.app/x", ParsedURL{"http://media.charhub.app/", []Candidate{{"x", ""}}}, true},
-		"foreign host":    {"https://cdn.example.com/x", ParsedURL{}, false},
-		"lookalike host":  {"https://media.charhub.app.evil.com/x", ParsedURL{}, false},
-		"other port":      {"https://media.charhub.app:8443/x", ParsedURL{}, false},
-		"not a url":       {"characters/1/a.webp", ParsedURL{}, false},
-		"bare host":       {"https://media.charhub.app", ParsedURL{}, false},
-		"ftp":             {"ftp://media.charhub.app/x", ParsedURL{}, false},
-		"empty key":       {"https://media.charhub.app/", ParsedURL{}, false},
+		"http too":       {"http://media.charhub.app/x", ParsedURL{"http://media.charhub.app/", []Candidate{{"x", ""}}}, true},
+		"foreign host":   {"https://cdn.example.com/x", ParsedURL{}, false},
+		"lookalike host": {"https://media.charhub.app.evil.com/x", ParsedURL{}, false},
+		"other port":     {"https://media.charhub.app:8443/x", ParsedURL{}, false},
+		"not a url":      {"characters/1/a.webp", ParsedURL{}, false},
+		"bare host":      {"https://media.charhub.app", ParsedURL{}, false},
+		"ftp":            {"ftp://media.charhub.app/x", ParsedURL{}, false},
+		"empty key":      {"https://media.charhub.app/", ParsedURL{}, false},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

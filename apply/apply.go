@@ -1,0 +1,294 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/r2plan/r2plan/plan"
+)
+
+// Bucket is what apply needs of the bucket.
+type Bucket interface {
+	// Copy copies src to dst if src still has srcETag, never overwriting different
+	// content at dst, and returns dst's ETag and whether it copied now (false: dst
+	// already held the source's content).
+	Copy(ctx context.Context, src, dst, srcETag string, size int64) (etag string, copied bool, err error)
+	Head(ctx context.Context, key string) (size int64, etag string, err error)
+}
+
+// Journal is what apply needs of the state store.
+type Journal interface {
+	// RecordCopies journals verified copies.
+	RecordCopies(ctx context.Context, planID string, copies []Copied) error
+	// Rewrite applies the rewrites of one column of one reference as compare-and-swap
+	// and journals the swapped ones, in one transaction.
+	Rewrite(ctx context.Context, planID string, ref plan.Reference, column string, rws []plan.Rewrite) (RewriteResult, error)
+}
+
+// Copied is a verified copy.
+type Copied struct {
+	Key, Target, ETag, TargetETag string
+	Size                          int64
+}
+
+// RewriteResult is the outcome of one batch of rewrites.
+type RewriteResult struct {
+	Swapped int // rows rewritten now
+	Already int // rows that already held the new value (a resumed run)
+	Drift   []Drift
+}
+
+// Drift is a planned change skipped because the world changed since the plan.
+type Drift struct {
+	Key    string // the object
+	Ref    string // reference.column[pk] for a row, empty for an object
+	Reason string
+}
+
+func (d Drift) String() string {
+	if d.Ref != "" {
+		return fmt.Sprintf("row %s: %s", d.Ref, d.Reason)
+	}
+	return fmt.Sprintf("object %q: %s", d.Key, d.Reason)
+}
+
+// Options tune a run.
+type Options struct {
+	Parallelism int // concurrent copies (default 16)
+	BatchSize   int // rows per compare-and-swap statement (default 1000)
+	ChunkSize   int // moves copied before their rows are rewritten (default 1000)
+	// Stop, when closed, lets in-flight work finish and be journaled, and starts
+	// nothing new.
+	Stop   <-chan struct{}
+	Logger *slog.Logger
+	// Hook, if set, is called at named points ("copied", "verified", "rewrite-tx",
+	// "rewritten") so tests can crash the process at a boundary.
+	Hook func(point string)
+}
+
+// Result counts what a run did.
+type Result struct {
+	Copied      int // objects copied now
+	Present     int // targets already in place (earlier run or plan)
+	Rewritten   int
+	Already     int // rows already rewritten by an earlier run
+	Drift       []Drift
+	Failed      []error
+	Interrupted bool
+	Pending     int // moves not attempted (interrupted or stopped by failures)
+}
+
+// OK reports whether the run did everything the plan asked.
+func (r *Result) OK() bool {
+	return len(r.Drift) == 0 && len(r.Failed) == 0 && !r.Interrupted && r.Pending == 0
+}
+
+// Run executes the moves that entries streams, in order.
+func Run(ctx context.Context, planID string, hdr plan.Header, entries func(func(plan.Entry) error) error, b Bucket, j Journal, o Options) (*Result, error) {
+	if o.Parallelism <= 0 {
+		o.Parallelism = 16
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1000
+	}
+	if o.ChunkSize <= 0 {
+		o.ChunkSize = 1000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Hook == nil {
+		o.Hook = func(string) {}
+	}
+	refs := make(map[string]plan.Reference, len(hdr.References))
+	for _, r := range hdr.References {
+		refs[r.Name] = r
+	}
+	r := &runner{planID: planID, refs: refs, b: b, j: j, o: o, res: &Result{}}
+	chunk := make([]plan.Move, 0, o.ChunkSize)
+	stopped := false
+	err := entries(func(e plan.Entry) error {
+		if e.Move == nil {
+			return nil
+		}
+		if stopped {
+			r.res.Pending++
+			return nil
+		}
+		chunk = append(chunk, *e.Move)
+		if len(chunk) < o.ChunkSize {
+			return nil
+		}
+		if err := r.chunk(ctx, chunk); err != nil {
+			return err
+		}
+		chunk = chunk[:0]
+		stopped = r.stopping()
+		return nil
+	})
+	if err == nil && len(chunk) > 0 && !stopped {
+		err = r.chunk(ctx, chunk)
+	}
+	return r.res, err
+}
+
+type runner struct {
+	planID string
+	refs   map[string]plan.Reference
+	b      Bucket
+	j      Journal
+	o      Options
+	res    *Result
+}
+
+func (r *runner) stopping() bool {
+	if len(r.res.Failed) > 0 {
+		return true
+	}
+	select {
+	case <-r.o.Stop:
+		r.res.Interrupted = true
+		return true
+	default:
+		return false
+	}
+}
+
+// chunk copies and verifies a chunk of moves in parallel, journals the copies, then
+// rewrites the rows of every verified move.
+func (r *runner) chunk(ctx context.Context, moves []plan.Move) error {
+	verified, err := r.copyAll(ctx, moves)
+	if err != nil {
+		return err
+	}
+	var copies []Copied
+	var ready []plan.Move
+	for i, m := range moves {
+		if verified[i] == "" {
+			continue
+		}
+		ready = append(ready, m)
+		if m.Copy {
+			copies = append(copies, Copied{Key: m.Key, Target: m.Target, ETag: m.ETag, TargetETag: verified[i], Size: m.Size})
+		}
+	}
+	if len(copies) > 0 {
+		if err := r.j.RecordCopies(ctx, r.planID, copies); err != nil {
+			return fmt.Errorf("journal copies: %w", err)
+		}
+	}
+	return r.rewriteAll(ctx, ready)
+}
+
+// copyAll returns, per move, the verified target ETag or "" when the move must not
+// proceed (drift or failure, recorded in the result).
+func (r *runner) copyAll(ctx context.Context, moves []plan.Move) ([]string, error) {
+	verified := make([]string, len(moves))
+	drift := make([]*Drift, len(moves))
+	failed := make([]error, len(moves))
+	var copied, present atomic.Int64
+	// Per-move outcomes are recorded, not returned: one move's failure must not cancel
+	// the copies in flight beside it.
+	var g errgroup.Group
+	g.SetLimit(r.o.Parallelism)
+	for i := range moves {
+		if ctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			m := &moves[i]
+			etag, did, err := r.copyOne(ctx, m)
+			switch {
+			case err == nil:
+				verified[i] = etag
+				if did {
+					copied.Add(1)
+				} else {
+					present.Add(1)
+				}
+			case isDrift(err):
+				drift[i] = &Drift{Key: m.Key, Reason: err.Error()}
+			default:
+				failed[i] = err
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r.res.Copied += int(copied.Load())
+	r.res.Present += int(present.Load())
+	for i := range moves {
+		if drift[i] != nil {
+			r.res.Drift = append(r.res.Drift, *drift[i])
+			r.o.Logger.Warn("drift", "key", moves[i].Key, "reason", drift[i].Reason)
+		}
+		if failed[i] != nil {
+			r.res.Failed = append(r.res.Failed, failed[i])
+			r.o.Logger.Error("copy failed", "key", moves[i].Key, "err", failed[i])
+		}
+	}
+	return verified, nil
+}
+
+// rewriteAll rewrites the rows of verified moves, grouped by reference and column, in
+// batches.
+func (r *runner) rewriteAll(ctx context.Context, moves []plan.Move) error {
+	type group struct{ ref, column string }
+	groups := make(map[group][]plan.Rewrite)
+	var order []group
+	for _, m := range moves {
+		for _, rw := range m.Rewrites {
+			g := group{rw.Reference, rw.Column}
+			if _, ok := groups[g]; !ok {
+				order = append(order, g)
+			}
+			groups[g] = append(groups[g], rw)
+		}
+	}
+	for _, g := range order {
+		ref, ok := r.refs[g.ref]
+		if !ok {
+			return fmt.Errorf("plan names reference %q but its header does not declare it", g.ref)
+		}
+		rws := groups[g]
+		for len(rws) > 0 {
+			n := min(len(rws), r.o.BatchSize)
+			r.o.Hook("rewrite-tx")
+			res, err := r.j.Rewrite(ctx, r.planID, ref, g.column, rws[:n])
+			if err != nil {
+				return fmt.Errorf("rewrite %s.%s: %w", ref.Table, g.column, err)
+			}
+			r.res.Rewritten += res.Swapped
+			r.res.Already += res.Already
+			r.res.Drift = append(r.res.Drift, res.Drift...)
+			for _, d := range res.Drift {
+				r.o.Logger.Warn("drift", "row", d.Ref, "reason", d.Reason)
+			}
+			r.o.Hook("rewritten")
+			rws = rws[n:]
+		}
+	}
+	return nil
+}
+
+func isDrift(err error) bool {
+	var d *driftError
+	return errors.As(err, &d)
+}
+
+type driftError struct{ reason string }
+
+func (e *driftError) Error() string { return e.reason }
+
+// multipart reports whether an ETag is a multipart upload's, which is not the MD5 of
+// the content and so cannot prove a copy identical.
+func multipart(etag string) bool { return strings.Contains(etag, "-") }

@@ -1,0 +1,58 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/r2plan/r2plan/plan"
+	"github.com/r2plan/r2plan/providers"
+)
+
+// copyOne copies (if the plan says so) and verifies one move's target. It returns the
+// target's ETag and whether it copied now; a *driftError when the world changed since
+// the plan.
+func (r *runner) copyOne(ctx context.Context, m *plan.Move) (etag string, copied bool, err error) {
+	if !m.Copy {
+		return r.verify(ctx, m, m.TargetETag)
+	}
+	etag, copied, err = r.b.Copy(ctx, m.Key, m.Target, m.ETag, m.Size)
+	switch {
+	case errors.Is(err, providers.ErrSourceChanged):
+		return "", false, &driftError{"source changed since the plan (ETag no longer " + m.ETag + ")"}
+	case errors.Is(err, providers.ErrNotFound):
+		return "", false, &driftError{"source no longer exists"}
+	case errors.Is(err, providers.ErrTargetDiffers):
+		return "", false, &driftError{fmt.Sprintf("target %q exists with different content; not overwritten", m.Target)}
+	case err != nil:
+		return "", false, fmt.Errorf("copy %q to %q: %w", m.Key, m.Target, err)
+	}
+	r.o.Hook("copied")
+	if etag == m.ETag && !multipart(m.ETag) {
+		// A single-part copy's ETag is the MD5 of its bytes: identical to the source.
+		r.o.Hook("verified")
+		return etag, copied, nil
+	}
+	etag, _, err = r.verify(ctx, m, "")
+	return etag, copied && err == nil, err
+}
+
+// verify checks the target with a HEAD: the size must match, and the ETag must be
+// wantETag when given, or the source's when the source is single-part.
+func (r *runner) verify(ctx context.Context, m *plan.Move, wantETag string) (string, bool, error) {
+	size, etag, err := r.b.Head(ctx, m.Target)
+	if errors.Is(err, providers.ErrNotFound) {
+		return "", false, &driftError{fmt.Sprintf("target %q is missing", m.Target)}
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("verify %q: %w", m.Target, err)
+	}
+	if wantETag == "" && !multipart(m.ETag) {
+		wantETag = m.ETag
+	}
+	if size != m.Size || (wantETag != "" && etag != wantETag) {
+		return "", false, &driftError{fmt.Sprintf("target %q does not match its source (size %d, ETag %s)", m.Target, size, etag)}
+	}
+	r.o.Hook("verified")
+	return etag, false, nil
+}

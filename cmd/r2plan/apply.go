@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/r2plan/r2plan/apply"
+	"github.com/r2plan/r2plan/plan"
+	"github.com/r2plan/r2plan/state"
+)
+
+var applyCommand = command{
+	name:  "apply",
+	usage: "apply [--config=r2plan.hcl] [--parallelism=N] [--var name=value]... PLANFILE",
+	short: "Execute exactly the changes of a reviewed plan file: copy, verify, rewrite rows.",
+}
+
+func init() { applyCommand.run = runApply }
+
+func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags(applyCommand, stderr)
+	configPath := fs.String("config", "r2plan.hcl", "the configuration `file` the plan was made with (for credentials; its digest must match)")
+	parallelism := fs.Int("parallelism", 32, "copies in flight at once")
+	batch := fs.Int("batch-size", 1000, "rows per compare-and-swap statement")
+	vars := varsFlag{}
+	fs.Var(vars, "var", "set a variable that env() and var.NAME read (`name=value`, repeatable)")
+	if code, stop := parseFlags(fs, args); stop {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return exitError
+	}
+	if *parallelism < 1 || *batch < 1 {
+		fmt.Fprintln(stderr, "Error: --parallelism and --batch-size must be at least 1")
+		return exitError
+	}
+	f, hdr, digest, err := openPlan(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: refusing the plan: %v\n", err)
+		return exitError
+	}
+	defer f.Close()
+	cfg, ok := loadConfig(*configPath, vars, stderr)
+	if !ok {
+		return exitError
+	}
+	stderr = redacting(stderr, cfg.Secrets())
+	stdout = redacting(stdout, cfg.Secrets())
+	refuse := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "Error: refusing the plan: "+format+"\nNothing was changed. Make a new plan with 'r2plan plan'.\n", a...)
+		return exitError
+	}
+
+	// Everything that could make this the wrong plan is checked before the first write.
+	if d := cfg.Digest(); d != hdr.ConfigDigest {
+		return refuse("it was made from another configuration (config digest %s, this one is %s)", hdr.ConfigDigest, d)
+	}
+	if id := bucketID(cfg); id != hdr.Bucket {
+		return refuse("it is for bucket %s at %s, the configuration names %s at %s", hdr.Bucket.Name, hdr.Bucket.Endpoint, id.Name, id.Endpoint)
+	}
+	db, err := openDatabase(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return exitError
+	}
+	defer db.Close()
+	if id := databaseID(db); id != hdr.Database {
+		return refuse("it is for %s database %s/%s, the configuration opens %s/%s", hdr.Database.Driver, hdr.Database.Host, hdr.Database.Name, id.Host, id.Name)
+	}
+	bucket, err := openBucket(ctx, cfg, *parallelism)
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: open bucket: %v\n", err)
+		return exitError
+	}
+	journal, err := state.Open(ctx, db)
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return exitError
+	}
+
+	planID := plan.ID(digest)
+	s := &hdr.Summary
+	fmt.Fprintf(stdout, "Applying plan %s: %d to copy, %d rows to rewrite.\n", planID, s.Copies, s.Rewrites)
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	res, err := apply.Run(ctx, planID, hdr, fileEntries(f), bucket, journal, apply.Options{
+		Parallelism: *parallelism,
+		BatchSize:   *batch,
+		Stop:        stopOf(ctx),
+		Logger:      log,
+		Hook:        crashHook(),
+	})
+	if res != nil {
+		fmt.Fprintf(stdout, "Copied %d objects (%d already in place); rewrote %d rows (%d already rewritten).\n",
+			res.Copied, res.Present, res.Rewritten, res.Already)
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(stderr, "Aborted. What finished is recorded; run the same apply command again to complete the plan.")
+		return exitError
+	case err != nil:
+		fmt.Fprintf(stderr, "Error: %v\nRun the same apply command again to complete the plan; what finished is recorded.\n", err)
+		return exitError
+	}
+	for _, d := range res.Drift {
+		fmt.Fprintf(stderr, "Drift: %s\n", d)
+	}
+	for _, e := range res.Failed {
+		fmt.Fprintf(stderr, "Failed: %v\n", e)
+	}
+	switch {
+	case res.Interrupted:
+		fmt.Fprintf(stderr, "Interrupted with %d moves not started. Run the same apply command again to finish.\n", res.Pending)
+		return exitError
+	case len(res.Failed) > 0:
+		fmt.Fprintf(stderr, "%d change(s) failed; %d moves not started. Run the same apply command again to retry them.\n", len(res.Failed), res.Pending)
+		return exitError
+	case len(res.Drift) > 0:
+		fmt.Fprintf(stderr, "Apply finished with %d drift(s): those changes were skipped, nothing was overwritten. Run 'r2plan plan' again to pick them up.\n", len(res.Drift))
+		return exitError
+	}
+	fmt.Fprintln(stdout, "Apply complete.")
+	return exitOK
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/r2plan/r2plan/config"
+	"github.com/r2plan/r2plan/plan"
+	"github.com/r2plan/r2plan/providers/sqldb"
+)
+
+var planCommand = command{
+	name:  "plan",
+	usage: "plan [--config=r2plan.hcl] [--out=FILE] [--detailed-exitcode] [--var name=value]...",
+	short: "List the bucket, scan the references and compute the changes that bring them to the layout.",
+}
+
+func init() { planCommand.run = runPlan }
+
+func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags(planCommand, stderr)
+	configPath := fs.String("config", "r2plan.hcl", "the configuration `file`")
+	out := fs.String("out", "", "write the plan to `file`, for review and apply")
+	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when the plan has changes (0 when none, 1 on error)")
+	vars := varsFlag{}
+	fs.Var(vars, "var", "set a variable that env() and var.NAME read (`name=value`, repeatable)")
+	if code, stop := parseFlags(fs, args); stop {
+		return code
+	}
+	cfg, ok := loadConfig(*configPath, vars, stderr)
+	if !ok {
+		return exitError
+	}
+	stderr = redacting(stderr, cfg.Secrets())
+	stdout = redacting(stdout, cfg.Secrets())
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	p, err := makePlan(ctx, cfg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return exitError
+	}
+	if *out != "" {
+		digest, err := writePlanFile(*out, p)
+		if err != nil {
+			fmt.Fprintf(stderr, "Error: write plan: %v\n", err)
+			return exitError
+		}
+		defer fmt.Fprintf(stdout, "Saved the plan to %s (id %s). Review it with 'r2plan show %s'; apply it with 'r2plan apply %s'.\n",
+			*out, plan.ID(digest), *out, *out)
+	}
+	if err := (tableView{w: stdout}).render(&p.Header, planEntries(p), ""); err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return exitError
+	}
+	if *detailed && p.Header.Summary.Changes() > 0 {
+		return exitChanges
+	}
+	return exitOK
+}
+
+// makePlan lists the bucket, scans the references and computes the plan with its header.
+func makePlan(ctx context.Context, cfg *config.Config, log *slog.Logger) (*plan.Plan, error) {
+	refs := referencesOf(cfg)
+	var urls *plan.URLs
+	if cfg.Bucket.PublicURL != "" {
+		u, err := plan.NewURLs(cfg.Bucket.PublicURL)
+		if err != nil {
+			return nil, fmt.Errorf("public_url: %w", err)
+		}
+		urls = u
+	}
+	bucket, err := openBucket(ctx, cfg, 32)
+	if err != nil {
+		return nil, fmt.Errorf("open bucket: %w", err)
+	}
+	db, err := openDatabase(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	for _, r := range refs {
+		if err := db.Check(ctx, sqldb.Table{Schema: r.Schema, Name: r.Table}, r.PrimaryKey, r.Columns()); err != nil {
+			return nil, fmt.Errorf("reference %q: %w", r.Name, err)
+		}
+	}
+	start := time.Now()
+	p, err := plan.Make(plan.Inputs{
+		Layout:     layoutOf(cfg),
+		URLs:       urls,
+		References: refs,
+		Objects: func(yield func(plan.Object) error) error {
+			return bucket.List(ctx, "", func(key string, size int64, etag string, modified time.Time) error {
+				return yield(plan.Object{Key: key, Size: size, ETag: etag, Modified: modified})
+			})
+		},
+		Rows: func(ref plan.Reference, yield func(plan.Row) error) error {
+			t := sqldb.Table{Schema: ref.Schema, Name: ref.Table}
+			return db.Scan(ctx, t, ref.PrimaryKey, ref.Columns(), ref.Where, func(pk string, values []*string) error {
+				return yield(plan.Row{PK: pk, Values: values})
+			})
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("planned", "objects", p.Header.Summary.Objects, "elapsed", time.Since(start))
+	p.Header.ToolVersion = version
+	p.Header.CreatedAt = time.Now().UTC().Truncate(time.Second)
+	p.Header.ConfigDigest = cfg.Digest()
+	p.Header.Bucket = bucketID(cfg)
+	p.Header.Database = databaseID(db)
+	p.Header.Variables = cfg.Vars
+	p.Header.PublicURL = cfg.Bucket.PublicURL
+	p.Header.References = refs
+	return p, nil
+}
+
+// writePlanFile writes the plan next to path and renames it into place, so a reader
+// never sees half a plan.
+func writePlanFile(path string, p *plan.Plan) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), ".r2plan-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(f.Name())
+	digest, err := plan.Write(f, p)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", err
+	}
+	return digest, os.Rename(f.Name(), path)
+}
+
+// planEntries streams an in-memory plan's entries in file order.
+func planEntries(p *plan.Plan) func(func(plan.Entry) error) error {
+	return func(fn func(plan.Entry) error) error {
+		for i := range p.Moves {
+			if err := fn(plan.Entry{Move: &p.Moves[i]}); err != nil {
+				return err
+			}
+		}
+		for i := range p.Conflicts {
+			if err := fn(plan.Entry{Conflict: &p.Conflicts[i]}); err != nil {
+				return err
+			}
+		}
+		for i := range p.Dangling {
+			if err := fn(plan.Entry{Dangling: &p.Dangling[i]}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}

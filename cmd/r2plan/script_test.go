@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/r2plan/r2plan/internal/testenv"
+	"github.com/r2plan/r2plan/providers/s3"
+	"github.com/r2plan/r2plan/providers/sqldb"
+)
+
+// The servers are shared by every script of this test binary, started on first use
+// (never in the re-executed r2plan processes) and stopped when the tests end.
+var (
+	serversOnce sync.Once
+	serversErr  error
+	s3srv       *testenv.S3Server
+	pgsrv       *testenv.Postgres
+	serversDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := testscript.RunMain(m, map[string]func() int{
+		"r2plan": func() int {
+			return run(interruptible(context.Background()), os.Args[1:], os.Stdout, os.Stderr)
+		},
+	})
+	if s3srv != nil {
+		s3srv.Stop()
+	}
+	if pgsrv != nil {
+		pgsrv.Stop()
+	}
+	if serversDir != "" {
+		os.RemoveAll(serversDir)
+	}
+	os.Exit(code)
+}
+
+func startServers() error {
+	serversOnce.Do(func() {
+		ctx := context.Background()
+		serversDir, serversErr = os.MkdirTemp("", "r2plan-script-")
+		if serversErr != nil {
+			return
+		}
+		os.Chmod(serversDir, 0o755)
+		s3srv, serversErr = testenv.StartS3(ctx, filepath.Join(serversDir, "s3"), "", "")
+		if serversErr != nil {
+			return
+		}
+		pgsrv, serversErr = testenv.StartPostgres(ctx, filepath.Join(serversDir, "pg"), "")
+	})
+	return serversErr
+}
+
+func TestScript(t *testing.T) {
+	if err := startServers(); err != nil {
+		t.Fatalf("start servers: %v", err)
+	}
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: false,
+		Setup:               setupScript,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"seed-objects": cmdSeedObjects,
+			"objects":      cmdObjects,
+			"get":          cmdGet,
+			"sql":          cmdSQL,
+		},
+	})
+}
+
+var scriptSeq struct {
+	sync.Mutex
+	n int
+}
+
+// setupScript gives each script its own bucket and PostgreSQL database, and the
+// environment the examples read.
+func setupScript(env *testscript.Env) error {
+	ctx := context.Background()
+	scriptSeq.Lock()
+	scriptSeq.n++
+	n := scriptSeq.n
+	scriptSeq.Unlock()
+	bucketName := fmt.Sprintf("script-%d-%s", n, randomHex(4))
+	b, err := s3.Open(ctx, s3.Options{Endpoint: s3srv.Endpoint, Region: "auto", Bucket: bucketName,
+		AccessKeyID: s3srv.AccessKey, SecretAccessKey: s3srv.SecretKey, PathStyle: true})
+	if err != nil {
+		return err
+	}
+	if err := b.CreateBucket(ctx); err != nil {
+		return err
+	}
+	pgURL, err := pgsrv.CreateDatabase(ctx, fmt.Sprintf("script_%d", n))
+	if err != nil {
+		return err
+	}
+	examples, err := filepath.Abs("../../examples")
+	if err != nil {
+		return err
+	}
+	schema, err := filepath.Abs("../../testdata/charhub")
+	if err != nil {
+		return err
+	}
+	for k, v := range map[string]string{
+		"R2_ENDPOINT_URL":      s3srv.Endpoint,
+		"R2_BUCKET_NAME":       bucketName,
+		"R2_ACCESS_KEY_ID":     s3srv.AccessKey,
+		"R2_SECRET_ACCESS_KEY": s3srv.SecretKey,
+		"PG_URL":               pgURL,
+		"PG_PASSWORD":          pgsrv.Password,
+		"SQLITE_URL":           "sqlite:" + filepath.Join(env.WorkDir, "app.db"),
+		"EXAMPLES":             examples,
+		"SCHEMA":               schema,
+	} {
+		env.Setenv(k, v)
+	}
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func scriptBucket(ts *testscript.TestScript) *s3.Bucket {
+	b, err := s3.Open(context.Background(), s3.Options{Endpoint: ts.Getenv("R2_ENDPOINT_URL"), Region: "auto",
+		Bucket: ts.Getenv("R2_BUCKET_NAME"), AccessKeyID: ts.Getenv("R2_ACCESS_KEY_ID"),
+		SecretAccessKey: ts.Getenv("R2_SECRET_ACCESS_KEY"), PathStyle: true})
+	ts.Check(err)
+	return b
+}
+
+// seed-objects FILE uploads one object per line of FILE: a Go-quoted key, then
+// optionally a Go-quoted body (default: "body of " + key) and a content type.
+func cmdSeedObjects(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: seed-objects FILE")
+	}
+	b := scriptBucket(ts)
+	sc := bufio.NewScanner(strings.NewReader(ts.ReadFile(args[0])))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := quotedFields(ts, line)
+		key, body, ctype := fields[0], "body of "+fields[0], "image/webp"
+		if len(fields) > 1 {
+			body = fields[1]
+		}
+		if len(fields) > 2 {
+			ctype = fields[2]
+		}
+		ts.Check(b.Put(context.Background(), key, []byte(body), ctype, "public, max-age=31536000", map[string]string{"seeded-by": "r2plan-test"}))
+	}
+}
+
+func quotedFields(ts *testscript.TestScript, line string) []string {
+	var out []string
+	for line = strings.TrimSpace(line); line != ""; line = strings.TrimSpace(line) {
+		q, err := strconv.QuotedPrefix(line)
+		if err != nil {
+			ts.Fatalf("bad quoted field in %q: %v", line, err)
+		}
+		s, _ := strconv.Unquote(q)
+		out = append(out, s)
+		line = line[len(q):]
+	}
+	return out
+}
+
+// objects prints every key of the bucket, Go-quoted, sorted, one a line.
+func cmdObjects(ts *testscript.TestScript, neg bool, args []string) {
+	b := scriptBucket(ts)
+	var keys []string
+	ts.Check(b.List(context.Background(), "", func(key string, size int64, etag string, modified time.Time) error {
+		keys = append(keys, strconv.Quote(key))
+		return nil
+	}))
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintln(ts.Stdout(), k)
+	}
+}
+
+// get KEY prints an object's size, ETag check and, for small objects, content.
+func cmdGet(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: get KEY")
+	}
+	key, err := strconv.Unquote(args[0])
+	if err != nil {
+		key = args[0]
+	}
+	_, _, err = scriptBucket(ts).Head(context.Background(), key)
+	if neg {
+		if err == nil {
+			ts.Fatalf("object %q exists", key)
+		}
+		return
+	}
+	ts.Check(err)
+}
+
+// sql URL FILE|-q QUERY runs a SQL file (or with -q prints a query's rows, tab
+// separated, NULL as NULL) against the database at URL.
+func cmdSQL(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: sql URL FILE | sql URL -q QUERY")
+	}
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, args[0])
+	ts.Check(err)
+	defer db.Close()
+	if args[1] != "-q" {
+		for _, stmt := range strings.Split(ts.ReadFile(args[1]), ";\n") {
+			if strings.TrimSpace(stmt) == "" {
+				continue
+			}
+			_, err := db.Bun().ExecContext(ctx, stmt)
+			if neg {
+				if err == nil {
+					ts.Fatalf("sql succeeded unexpectedly")
+				}
+				return
+			}
+			ts.Check(err)
+		}
+		return
+	}
+	rows, err := db.Bun().QueryContext(ctx, strings.Join(args[2:], " "))
+	ts.Check(err)
+	defer rows.Close()
+	cols, err := rows.Columns()
+	ts.Check(err)
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		ts.Check(rows.Scan(ptrs...))
+		out := make([]string, len(cols))
+		for i, v := range vals {
+			switch v := v.(type) {
+			case nil:
+				out[i] = "NULL"
+			case []byte:
+				out[i] = string(v)
+			default:
+				out[i] = fmt.Sprint(v)
+			}
+		}
+		fmt.Fprintln(ts.Stdout(), strings.Join(out, "\t"))
+	}
+	ts.Check(rows.Err())
+}

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/r2plan/r2plan/plan"
+)
+
+// A view renders a plan for one audience: a terminal, a pull-request comment, a machine.
+// Entries stream in file order: moves, then conflicts, then dangling references.
+type view interface {
+	render(h *plan.Header, entries func(func(plan.Entry) error) error, digest string) error
+}
+
+// summaryLine is the one line scripts may rely on.
+func summaryLine(s *plan.Summary) string {
+	if s.Changes() == 0 {
+		return "No changes."
+	}
+	return fmt.Sprintf("Plan: %d to copy, %d rows to rewrite, %d to delete.", s.Copies, s.Rewrites, s.Deletes)
+}
+
+// findings lists what a reviewer must know beyond the changes, one sentence each.
+func findings(s *plan.Summary) []string {
+	var out []string
+	if s.Conflicts > 0 {
+		out = append(out, fmt.Sprintf("%d object(s) not moved: the target exists with different content (conflicts; their rows are left alone).", s.Conflicts))
+	}
+	if s.Dangling > 0 {
+		out = append(out, fmt.Sprintf("%d reference(s) dangling: the row points at an object that does not exist (reported, not rewritten).", s.Dangling))
+	}
+	if s.Foreign > 0 {
+		out = append(out, fmt.Sprintf("%d URL(s) on another host (foreign, never touched).", s.Foreign))
+	}
+	if s.Kept > 0 {
+		out = append(out, fmt.Sprintf("%d source(s) already copied and no longer referenced: kept until a later plan deletes them.", s.Kept))
+	}
+	return out
+}
+
+func newTable(w io.Writer, markdown bool) *tablewriter.Table {
+	if markdown {
+		return tablewriter.NewTable(w, tablewriter.WithRenderer(renderer.NewMarkdown()),
+			tablewriter.WithHeaderAutoFormat(tw.Off))
+	}
+	return tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off))
+}
+
+func prefixRows(s *plan.Summary, limit int) [][]string {
+	var rows [][]string
+	var otherObjects int
+	var otherBytes int64
+	for i, p := range s.Prefixes {
+		if i >= limit {
+			otherObjects += p.Objects
+			otherBytes += p.Bytes
+			continue
+		}
+		name := p.Prefix
+		if name == "" {
+			name = "(bucket root)"
+		}
+		rows = append(rows, []string{name, fmt.Sprint(p.Objects), humanBytes(p.Bytes)})
+	}
+	if otherObjects > 0 {
+		rows = append(rows, []string{fmt.Sprintf("(%d more prefixes)", len(s.Prefixes)-limit), fmt.Sprint(otherObjects), humanBytes(otherBytes)})
+	}
+	return rows
+}
+
+func referenceRows(s *plan.Summary) [][]string {
+	rows := make([][]string, 0, len(s.References))
+	for _, r := range s.References {
+		rows = append(rows, []string{r.Name, r.Table, fmt.Sprint(r.Rows), fmt.Sprint(r.Rewrites), fmt.Sprint(r.Current),
+			fmt.Sprint(r.Dangling), fmt.Sprint(r.Foreign), fmt.Sprint(r.Null)})
+	}
+	return rows
+}
+
+var referenceHeader = []string{"reference", "table", "rows", "to rewrite", "current", "dangling", "foreign", "null"}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// tableView is for a terminal.
+type tableView struct {
+	w       io.Writer
+	listMax int // changes listed in full; 0 means 20
+}
+
+func (v tableView) render(h *plan.Header, entries func(func(plan.Entry) error) error, digest string) error {
+	s := &h.Summary
+	w := v.w
+	limit := v.listMax
+	if limit == 0 {
+		limit = 20
+	}
+	if digest != "" {
+		fmt.Fprintf(w, "Plan %s, made %s by r2plan %s\n", plan.ID(digest), h.CreatedAt.Format("2006-01-02 15:04:05 MST"), h.ToolVersion)
+	}
+	fmt.Fprintf(w, "Bucket %s at %s; database %s %s/%s\n", h.Bucket.Name, h.Bucket.Endpoint, h.Database.Driver, h.Database.Host, h.Database.Name)
+	fmt.Fprintf(w, "Listed %d objects (%s): %d already placed, %d matched by no rule (stay), %d to copy (%s).\n\n",
+		s.Objects, humanBytes(s.Bytes), s.Placed, s.Unmatched, s.Copies, humanBytes(s.CopyBytes))
+	if len(s.Prefixes) > 0 {
+		t := newTable(w, false)
+		t.Header("prefix", "objects to copy", "bytes")
+		t.Bulk(prefixRows(s, 15))
+		if err := t.Render(); err != nil {
+			return err
+		}
+	}
+	if len(s.References) > 0 {
+		t := newTable(w, false)
+		t.Header(toAny(referenceHeader)...)
+		t.Bulk(referenceRows(s))
+		if err := t.Render(); err != nil {
+			return err
+		}
+	}
+	var moves, conflicts, dangling [][]string
+	var nMoves, nConflicts, nDangling int
+	err := entries(func(e plan.Entry) error {
+		switch {
+		case e.Move != nil:
+			nMoves++
+			if len(moves) < limit {
+				action := "copy"
+				if !e.Move.Copy {
+					action = "rewrite only"
+				}
+				moves = append(moves, []string{action, e.Move.Key, e.Move.Target, fmt.Sprint(len(e.Move.Rewrites))})
+			}
+		case e.Conflict != nil:
+			nConflicts++
+			if len(conflicts) < limit {
+				conflicts = append(conflicts, []string{e.Conflict.Key, e.Conflict.Target, fmt.Sprint(e.Conflict.Rows)})
+			}
+		case e.Dangling != nil:
+			nDangling++
+			if len(dangling) < limit {
+				d := e.Dangling
+				dangling = append(dangling, []string{d.Reference + "." + d.Column, d.PK, d.Value})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	section := func(title string, n int, header []string, rows [][]string) error {
+		if n == 0 {
+			return nil
+		}
+		more := ""
+		if n > len(rows) {
+			more = fmt.Sprintf(" (first %d of %d)", len(rows), n)
+		}
+		fmt.Fprintf(w, "\n%s%s:\n", title, more)
+		t := newTable(w, false)
+		t.Header(toAny(header)...)
+		t.Bulk(rows)
+		return t.Render()
+	}
+	if err := section("Changes", nMoves, []string{"action", "key", "target", "rows"}, moves); err != nil {
+		return err
+	}
+	if err := section("Conflicts", nConflicts, []string{"key", "target (different content)", "rows"}, conflicts); err != nil {
+		return err
+	}
+	if err := section("Dangling references", nDangling, []string{"reference", "row", "value"}, dangling); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	for _, f := range findings(s) {
+		fmt.Fprintln(w, "Note: "+f)
+	}
+	fmt.Fprintln(w, summaryLine(s))
+	return nil
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// mdEscape keeps a key or value from breaking a markdown table or code span.
+func mdEscape(s string) string {
+	r := strings.NewReplacer("|", "\\|", "`", "'", "\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;")
+	return r.Replace(s)
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/r2plan/r2plan/config"
+	"github.com/r2plan/r2plan/plan"
+	"github.com/r2plan/r2plan/providers/s3"
+	"github.com/r2plan/r2plan/providers/sqldb"
+)
+
+func planFormat() string { return plan.FormatVersion }
+
+// loadConfig loads and validates the config, printing its diagnostics.
+func loadConfig(path string, vars map[string]string, stderr io.Writer) (*config.Config, bool) {
+	cfg, diags := config.Load(path, vars, os.LookupEnv)
+	if len(diags) > 0 {
+		config.WriteDiagnostics(stderr, diags)
+	}
+	if diags.HasErrors() || cfg == nil {
+		return nil, false
+	}
+	return cfg, true
+}
+
+func layoutOf(cfg *config.Config) plan.Layout {
+	l := plan.Layout{Placed: cfg.Layout.Placed}
+	for _, r := range cfg.Layout.Rules {
+		l.Rules = append(l.Rules, plan.Rule{Name: r.Name, Prefix: r.Prefix, Regex: r.Regex, Target: r.Target})
+	}
+	return l
+}
+
+func referencesOf(cfg *config.Config) []plan.Reference {
+	refs := make([]plan.Reference, 0, len(cfg.References))
+	for _, r := range cfg.References {
+		refs = append(refs, plan.Reference{
+			Name: r.Name, Schema: r.Schema, Table: r.Table, PrimaryKey: r.PrimaryKey,
+			KeyColumn: r.KeyColumn, URLColumn: r.URLColumn, Where: r.Where,
+		})
+	}
+	return refs
+}
+
+// bucketID names the configured bucket without credentials.
+func bucketID(cfg *config.Config) plan.BucketID {
+	host := cfg.Bucket.Endpoint
+	if u, err := url.Parse(cfg.Bucket.Endpoint); err == nil && u.Host != "" {
+		host = u.Host
+	}
+	return plan.BucketID{Endpoint: host, Name: cfg.Bucket.Name}
+}
+
+func openBucket(ctx context.Context, cfg *config.Config, parallelism int) (*s3.Bucket, error) {
+	return s3.Open(ctx, s3.Options{
+		Endpoint:        cfg.Bucket.Endpoint,
+		Region:          cfg.Bucket.Region,
+		Bucket:          cfg.Bucket.Name,
+		AccessKeyID:     cfg.Bucket.AccessKeyID,
+		SecretAccessKey: cfg.Bucket.SecretAccessKey,
+		PathStyle:       cfg.Bucket.PathStyle,
+		Parallelism:     parallelism,
+	})
+}
+
+func openDatabase(ctx context.Context, cfg *config.Config) (*sqldb.DB, error) {
+	db, err := sqldb.Open(ctx, cfg.Database.URL)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", sqldb.Redact(cfg.Database.URL), err)
+	}
+	return db, nil
+}
+
+func databaseID(db *sqldb.DB) plan.DatabaseID {
+	id := db.Identity()
+	return plan.DatabaseID{Driver: id.Driver, Host: id.Host, Name: id.Name}
+}
+
+// redactor replaces every secret in text written through it. Errors from libraries
+// are not trusted to leave credentials out.
+type redactor struct {
+	w       io.Writer
+	secrets []string
+}
+
+func redacting(w io.Writer, secrets []string) io.Writer {
+	var keep []string
+	for _, s := range secrets {
+		if len(s) >= 4 {
+			keep = append(keep, s)
+		}
+	}
+	if len(keep) == 0 {
+		return w
+	}
+	return &redactor{w: w, secrets: keep}
+}
+
+func (r *redactor) Write(p []byte) (int, error) {
+	s := string(p)
+	for _, secret := range r.secrets {
+		s = strings.ReplaceAll(s, secret, "[redacted]")
+	}
+	if _, err := io.WriteString(r.w, s); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// crashHook returns a hook that SIGKILLs this process at the n-th time apply reaches a
+// named point, from R2PLAN_TEST_CRASH=point:n. It exists for the crash tests, which
+// prove that a kill at any boundary leaves a state the next run completes.
+func crashHook() func(string) {
+	spec := os.Getenv("R2PLAN_TEST_CRASH")
+	point, nstr, ok := strings.Cut(spec, ":")
+	n, err := strconv.Atoi(nstr)
+	if !ok || err != nil || n <= 0 {
+		return nil
+	}
+	var mu sync.Mutex
+	count := 0
+	return func(p string) {
+		if p != point {
+			return
+		}
+		mu.Lock()
+		count++
+		c := count
+		mu.Unlock()
+		if c == n {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {}
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package config
+
+import (
+	"regexp"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Config is a decoded and validated configuration file.
+type Config struct {
+	Filename   string
+	Bucket     Bucket
+	Database   Database
+	Layout     Layout
+	References []Reference
+	Orphans    *Orphans // nil when the file has no orphans block
+
+	// EnvRead holds the names of the environment variables (or --var values) read by
+	// env() and var.NAME, sorted and deduplicated.
+	EnvRead []string
+	// Vars maps each name in EnvRead to the value used, unless that value is empty or
+	// flows into a secret (see Secrets); secret values are omitted.
+	Vars map[string]string
+}
+
+// Bucket is the S3-compatible bucket being reorganised.
+type Bucket struct {
+	Endpoint        string // "" means the provider default (AWS S3)
+	Name            string
+	Region          string // "auto" unless set
+	AccessKeyID     string // secret
+	SecretAccessKey string // secret
+	PublicURL       string // absolute http(s) URL without a trailing "/", or ""
+	PathStyle       bool   // defaults to true when Endpoint is set
+	DeclRange       hcl.Range
+}
+
+// Database is the database whose rows reference objects in the bucket.
+type Database struct {
+	URL       string // secret: postgres://…, postgresql://… or sqlite:PATH
+	DeclRange hcl.Range
+}
+
+// Layout is the layout the bucket should have.
+type Layout struct {
+	// Placed lists prefixes (each ending in "/") whose keys are never moved.
+	Placed []string
+	// GracePeriod is how long a moved source is kept after its rows were rewritten.
+	GracePeriod time.Duration
+	// Rules are tried in order; the first that matches a key decides its target.
+	Rules     []Rule
+	DeclRange hcl.Range
+}
+
+// A Rule maps a current key to a target key. Exactly one of Prefix and Regex is set.
+type Rule struct {
+	Name string
+	// Prefix matches keys that start with it; the target replaces the prefix.
+	Prefix *string
+	// Regex matches the whole key (it is compiled as ^(?:SOURCE)$); the target is
+	// expanded with regexp.Expand, so $1, $name and ${name} refer to its captures.
+	Regex     *regexp.Regexp
+	Target    string
+	DeclRange hcl.Range
+}
+
+// A Reference is a table column that holds an object key, a public URL, or both
+// (in two columns).
+type Reference struct {
+	Name       string
+	Schema     string // "" means the connection's default schema
+	Table      string
+	PrimaryKey string
+	KeyColumn  string // column holding an object key, or ""
+	URLColumn  string // column holding a public URL, or ""
+	Where      string // raw SQL filter written by the config author, or ""
+	DeclRange  hcl.Range
+}
+
+// Orphans says where unreferenced objects may be deleted. Deletion itself is not
+// implemented yet; the block is decoded and validated so configs can carry it.
+type Orphans struct {
+	Scope     []string      // prefixes in which unreferenced objects may be deleted
+	MinAge    time.Duration // objects younger than this are never deleted
+	Protect   []string      // prefixes never touched
+	MaxDelete int           // delete budget per plan; 0 when not set
+	DeclRange hcl.Range
+}

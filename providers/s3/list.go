@@ -1,0 +1,37 @@
+package s3
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// listPageSize is the most keys one ListObjectsV2 page returns.
+const listPageSize = 1000
+
+// List streams every object under prefix to fn, in the server's (lexicographic)
+// order, a page of 1000 at a time with ListObjectsV2. An error from fn stops the
+// listing and is returned as is.
+func (b *Bucket) List(ctx context.Context, prefix string, fn func(key string, size int64, etag string, modified time.Time) error) error {
+	p := s3.NewListObjectsV2Paginator(b.client, &s3.ListObjectsV2Input{
+		Bucket:  aws.String(b.opts.Bucket),
+		Prefix:  aws.String(prefix),
+		MaxKeys: aws.Int32(listPageSize),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list %q in %s: %w", prefix, b.identity, err)
+		}
+		for _, o := range page.Contents {
+			err := fn(aws.ToString(o.Key), aws.ToInt64(o.Size), unquote(aws.ToString(o.ETag)), aws.ToTime(o.LastModified))
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,134 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/uptrace/bun"
+)
+
+// Table names a table, optionally schema-qualified.
+type Table struct{ Schema, Name string }
+
+// String is "schema.name" or "name", for messages.
+func (t Table) String() string {
+	if t.Schema == "" {
+		return t.Name
+	}
+	return t.Schema + "." + t.Name
+}
+
+// QuoteIdent quotes an identifier for the dialect ("a""b" style for both postgres and
+// sqlite); a name "schema.table" is given as two parts by the caller, never split here.
+func (db *DB) QuoteIdent(name string) string { return quoteIdent(name) }
+
+func quoteIdent(name string) string {
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+// quoteTable quotes a table, qualified by its schema if it has one.
+func quoteTable(t Table) string {
+	if t.Schema == "" {
+		return quoteIdent(t.Name)
+	}
+	return quoteIdent(t.Schema) + "." + quoteIdent(t.Name)
+}
+
+func checkDialect(dialect string) error {
+	switch dialect {
+	case Postgres, SQLite:
+		return nil
+	}
+	return fmt.Errorf("unknown SQL dialect %q (want %q or %q)", dialect, Postgres, SQLite)
+}
+
+// args collects bound parameters and writes their placeholders: $1, $2… on
+// PostgreSQL, ? on SQLite.
+type args struct {
+	dialect string
+	values  []any
+}
+
+// add binds v and returns its placeholder.
+func (a *args) add(v any) string {
+	a.values = append(a.values, v)
+	if a.dialect == Postgres {
+		return "$" + strconv.Itoa(len(a.values))
+	}
+	return "?"
+}
+
+// conn is the database/sql handle under a bun.IDB. Queries go to it directly: bun's
+// own QueryContext formats arguments into the SQL text, and r2plan binds them.
+type conn interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+}
+
+func rawConn(idb bun.IDB) (conn, error) {
+	switch d := idb.(type) {
+	case *bun.DB:
+		return d.DB, nil
+	case bun.Tx:
+		return d.Tx, nil
+	case *bun.Tx:
+		return d.Tx, nil
+	case bun.Conn:
+		return d.Conn, nil
+	case *bun.Conn:
+		return d.Conn, nil
+	}
+	return nil, fmt.Errorf("unsupported bun.IDB %T", idb)
+}
+
+// query runs q with its arguments bound and calls fn for each row.
+//
+// pgdriver binds parameters on the server only for prepared statements (its plain
+// QueryContext formats them into the text), so on PostgreSQL a query with arguments
+// is prepared, run and closed. On SQLite the driver always binds.
+func query(ctx context.Context, c conn, dialect, q string, a []any, fn func(*sql.Rows) error) error {
+	var rows *sql.Rows
+	var err error
+	if dialect == Postgres && len(a) > 0 {
+		stmt, err := c.PrepareContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		rows, err = stmt.QueryContext(ctx, a...)
+		if err != nil {
+			return err
+		}
+	} else {
+		rows, err = c.QueryContext(ctx, q, a...)
+		if err != nil {
+			return err
+		}
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+// queryRow runs q, which returns one row, and scans it into dest.
+func queryRow(ctx context.Context, c conn, dialect, q string, a []any, dest ...any) error {
+	found := false
+	err := query(ctx, c, dialect, q, a, func(r *sql.Rows) error {
+		found = true
+		return r.Scan(dest...)
+	})
+	if err == nil && !found {
+		err = sql.ErrNoRows
+	}
+	return err
+}

@@ -1,0 +1,127 @@
+package state
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/r2plan/r2plan/apply"
+	"github.com/r2plan/r2plan/plan"
+	"github.com/r2plan/r2plan/providers/sqldb"
+)
+
+// Entry is one journal row: a verified copy or a rewritten row.
+type Entry struct {
+	bun.BaseModel `bun:"table:r2plan_journal"`
+
+	ID        int64     `bun:"id,pk,autoincrement"`
+	PlanID    string    `bun:"plan_id,notnull"`
+	Action    string    `bun:"action,notnull"` // "copy" or "rewrite"
+	Key       string    `bun:"object_key,notnull"`
+	Target    string    `bun:"target_key,notnull,default:''"`
+	ETag      string    `bun:"etag,notnull,default:''"`
+	Reference string    `bun:"reference,notnull,default:''"`
+	Column    string    `bun:"column_name,notnull,default:''"`
+	PK        string    `bun:"pk,notnull,default:''"`
+	Old       string    `bun:"old_value,notnull,default:''"`
+	New       string    `bun:"new_value,notnull,default:''"`
+	AppliedAt time.Time `bun:"applied_at,notnull"`
+}
+
+// Journal stores entries in the database.
+type Journal struct {
+	db  *sqldb.DB
+	now func() time.Time
+}
+
+var _ apply.Journal = (*Journal)(nil)
+
+// Open creates the journal table if it does not exist.
+func Open(ctx context.Context, db *sqldb.DB) (*Journal, error) {
+	b := db.Bun()
+	if _, err := b.NewCreateTable().Model((*Entry)(nil)).IfNotExists().Exec(ctx); err != nil {
+		return nil, fmt.Errorf("create journal table: %w", err)
+	}
+	if _, err := b.NewCreateIndex().Model((*Entry)(nil)).Index("r2plan_journal_plan_idx").IfNotExists().Column("plan_id", "action").Exec(ctx); err != nil {
+		return nil, fmt.Errorf("create journal index: %w", err)
+	}
+	return &Journal{db: db, now: time.Now}, nil
+}
+
+// RecordCopies journals verified copies in one insert.
+func (j *Journal) RecordCopies(ctx context.Context, planID string, copies []apply.Copied) error {
+	now := j.now().UTC()
+	entries := make([]Entry, len(copies))
+	for i, c := range copies {
+		entries[i] = Entry{PlanID: planID, Action: "copy", Key: c.Key, Target: c.Target, ETag: c.TargetETag, AppliedAt: now}
+	}
+	_, err := j.db.Bun().NewInsert().Model(&entries).Exec(ctx)
+	return err
+}
+
+// Rewrite swaps each row's column from Old to New if it still holds Old, and journals
+// the swapped rows, in one transaction. Rows that already hold New count as done (a
+// resumed run); rows holding anything else, or gone, are drift.
+func (j *Journal) Rewrite(ctx context.Context, planID string, ref plan.Reference, column string, rws []plan.Rewrite) (apply.RewriteResult, error) {
+	var res apply.RewriteResult
+	t := sqldb.Table{Schema: ref.Schema, Name: ref.Table}
+	swaps := make([]sqldb.Swap, len(rws))
+	for i, rw := range rws {
+		swaps[i] = sqldb.Swap{PK: rw.PK, Old: rw.Old, New: rw.New}
+	}
+	err := j.db.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		res = apply.RewriteResult{}
+		swapped, err := sqldb.CompareAndSwap(ctx, tx, j.db.Dialect(), t, ref.PrimaryKey, column, swaps)
+		if err != nil {
+			return err
+		}
+		done := make(map[string]bool, len(swapped))
+		for _, pk := range swapped {
+			done[pk] = true
+		}
+		var rest []string
+		for _, rw := range rws {
+			if !done[rw.PK] {
+				rest = append(rest, rw.PK)
+			}
+		}
+		if len(rest) > 0 {
+			cur, err := sqldb.Current(ctx, tx, j.db.Dialect(), t, ref.PrimaryKey, column, rest)
+			if err != nil {
+				return err
+			}
+			for _, rw := range rws {
+				if done[rw.PK] {
+					continue
+				}
+				v, exists := cur[rw.PK]
+				switch {
+				case exists && v != nil && *v == rw.New:
+					res.Already++
+				default:
+					reason := "row deleted since the plan"
+					if exists {
+						reason = "value changed since the plan; not overwritten"
+					}
+					res.Drift = append(res.Drift, apply.Drift{Ref: fmt.Sprintf("%s.%s[%s]", ref.Name, column, rw.PK), Reason: reason})
+				}
+			}
+		}
+		if len(swapped) == 0 {
+			return nil
+		}
+		now := j.now().UTC()
+		entries := make([]Entry, 0, len(swapped))
+		for _, rw := range rws {
+			if done[rw.PK] {
+				entries = append(entries, Entry{PlanID: planID, Action: "rewrite", Reference: ref.Name, Column: column, PK: rw.PK, Old: rw.Old, New: rw.New, AppliedAt: now})
+			}
+		}
+		res.Swapped = len(entries)
+		_, err = tx.NewInsert().Model(&entries).Exec(ctx)
+		return err
+	})
+	return res, err
+}

@@ -1,0 +1,8 @@
+# ERROR: Missing layout block
+bucket {
+  name = "media"
+}
+
+database {
+  url = "sqlite:app.db"
+}
