@@ -69,7 +69,7 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	defer db.Close()
 	if id := databaseID(db); id != hdr.Database {
-		return refuse("it is for %s database %s/%s, the configuration opens %s/%s", hdr.Database.Driver, hdr.Database.Host, hdr.Database.Name, id.Host, id.Name)
+		return refuse("it is for the %s, the configuration opens the %s", databaseName(hdr.Database), databaseName(id))
 	}
 	bucket, err := openBucket(ctx, cfg, *parallelism)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -80,6 +81,7 @@ func TestScript(t *testing.T) {
 			"objects":      cmdObjects,
 			"get":          cmdGet,
 			"sql":          cmdSQL,
+			"unresolved":   cmdUnresolved,
 		},
 	})
 }
@@ -272,4 +274,68 @@ func cmdSQL(ts *testscript.TestScript, neg bool, args []string) {
 		fmt.Fprintln(ts.Stdout(), strings.Join(out, "\t"))
 	}
 	ts.Check(rows.Err())
+}
+
+// unresolved URL prints, sorted, every reference of the charhub schema at URL that does
+// not resolve to an object of the bucket: Table.column[pk]. It is the invariant checker
+// of the crash tests, written independently of the planner: a key column names its
+// object; a URL on https://media.charhub.app names the percent-decoded path before any
+// query string; NULLs, foreign URLs and rows filtered out by uploadedToR2 are skipped.
+func cmdUnresolved(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: unresolved URL")
+	}
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, args[0])
+	ts.Check(err)
+	defer db.Close()
+	b := scriptBucket(ts)
+	type col struct {
+		table, column, where string
+		url                  bool
+	}
+	cols := []col{
+		{"CharacterImage", "key", "", false},
+		{"CharacterImage", "url", "", true},
+		{"Story", "coverImage", "", true},
+		{"CuratedImage", "r2Key", `WHERE "uploadedToR2" = true`, false},
+		{"CuratedImage", "r2Url", `WHERE "uploadedToR2" = true`, true},
+	}
+	var bad []string
+	for _, c := range cols {
+		rows, err := db.Bun().QueryContext(ctx, fmt.Sprintf(`SELECT "id", "%s" FROM "%s" %s`, c.column, c.table, c.where))
+		ts.Check(err)
+		type ref struct{ pk, value string }
+		var refs []ref
+		for rows.Next() {
+			var pk string
+			var v *string
+			ts.Check(rows.Scan(&pk, &v))
+			if v != nil {
+				refs = append(refs, ref{pk, *v})
+			}
+		}
+		ts.Check(rows.Err())
+		rows.Close()
+		for _, r := range refs {
+			key := r.value
+			if c.url {
+				rest, ok := strings.CutPrefix(key, "https://media.charhub.app/")
+				if !ok {
+					continue // foreign
+				}
+				rest, _, _ = strings.Cut(rest, "?")
+				if key, err = url.PathUnescape(rest); err != nil {
+					key = rest
+				}
+			}
+			if _, _, err := b.Head(ctx, key); err != nil {
+				bad = append(bad, fmt.Sprintf("%s.%s[%s]", c.table, c.column, r.pk))
+			}
+		}
+	}
+	slices.Sort(bad)
+	for _, s := range bad {
+		fmt.Fprintln(ts.Stdout(), s)
+	}
 }

@@ -114,7 +114,7 @@ func (v tableView) render(h *plan.Header, entries func(func(plan.Entry) error) e
 	if digest != "" {
 		fmt.Fprintf(w, "Plan %s, made %s by r2plan %s\n", plan.ID(digest), h.CreatedAt.Format("2006-01-02 15:04:05 MST"), h.ToolVersion)
 	}
-	fmt.Fprintf(w, "Bucket %s at %s; database %s %s/%s\n", h.Bucket.Name, h.Bucket.Endpoint, h.Database.Driver, h.Database.Host, h.Database.Name)
+	fmt.Fprintf(w, "Bucket %s at %s; %s\n", h.Bucket.Name, h.Bucket.Endpoint, databaseName(h.Database))
 	fmt.Fprintf(w, "Listed %d objects (%s): %d already placed, %d matched by no rule (stay), %d to copy (%s).\n\n",
 		s.Objects, humanBytes(s.Bytes), s.Placed, s.Unmatched, s.Copies, humanBytes(s.CopyBytes))
 	if len(s.Prefixes) > 0 {
@@ -192,6 +192,14 @@ func (v tableView) render(h *plan.Header, entries func(func(plan.Entry) error) e
 	}
 	fmt.Fprintln(w, summaryLine(s))
 	return nil
+}
+
+// databaseName names a database for people: driver, host and name, no credentials.
+func databaseName(d plan.DatabaseID) string {
+	if d.Host == "" {
+		return fmt.Sprintf("%s database %s", d.Driver, d.Name)
+	}
+	return fmt.Sprintf("%s database %s/%s", d.Driver, d.Host, d.Name)
 }
 
 func toAny(ss []string) []any {

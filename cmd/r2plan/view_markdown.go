@@ -19,8 +19,8 @@ func (v markdownView) render(h *plan.Header, entries func(func(plan.Entry) error
 	s := &h.Summary
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "### r2plan: %s\n\n", summaryLine(s))
-	fmt.Fprintf(&b, "Plan `%s` for bucket `%s` at `%s` and %s database `%s`, made %s by r2plan %s.\n\n",
-		plan.ID(digest), mdEscape(h.Bucket.Name), mdEscape(h.Bucket.Endpoint), h.Database.Driver, mdEscape(h.Database.Name),
+	fmt.Fprintf(&b, "Plan `%s` for bucket `%s` at `%s` and the %s, made %s by r2plan %s.\n\n",
+		plan.ID(digest), mdEscape(h.Bucket.Name), mdEscape(h.Bucket.Endpoint), mdEscape(databaseName(h.Database)),
 		h.CreatedAt.Format("2006-01-02 15:04 MST"), mdEscape(h.ToolVersion))
 	fmt.Fprintf(&b, "Listed **%d** objects (%s): %d already placed, %d matched by no rule, **%d to copy** (%s).\n\n",
 		s.Objects, humanBytes(s.Bytes), s.Placed, s.Unmatched, s.Copies, humanBytes(s.CopyBytes))

@@ -99,7 +99,7 @@ func demo(ctx context.Context, bin string, n int) error {
 	}{
 		{[]string{"validate", "--config", cfg}, 0},
 		{[]string{"plan", "--config", cfg, "--out", planFile, "--detailed-exitcode"}, 2},
-		{[]string{"show", "--format", "markdown", planFile}, 0},
+		{[]string{"show", planFile}, 0},
 		{[]string{"apply", "--config", cfg, planFile}, 0},
 		{[]string{"plan", "--config", cfg, "--detailed-exitcode"}, 0},
 	}
