@@ -147,10 +147,13 @@ type runner struct {
 	res    *Result
 }
 
+// stopping reports whether to start no further chunk: after a failure or an interrupt.
 func (r *runner) stopping() bool {
-	if len(r.res.Failed) > 0 {
-		return true
-	}
+	return len(r.res.Failed) > 0 || r.interrupted()
+}
+
+// interrupted reports (and records) whether the first interrupt has arrived.
+func (r *runner) interrupted() bool {
 	select {
 	case <-r.o.Stop:
 		r.res.Interrupted = true
@@ -197,10 +200,12 @@ func (r *runner) copyAll(ctx context.Context, moves []plan.Move) ([]string, erro
 	// the copies in flight beside it.
 	var g errgroup.Group
 	g.SetLimit(r.o.Parallelism)
+	started := 0
 	for i := range moves {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || r.interrupted() {
 			break
 		}
+		started++
 		g.Go(func() error {
 			m := &moves[i]
 			etag, did, err := r.copyOne(ctx, m)
@@ -224,6 +229,7 @@ func (r *runner) copyAll(ctx context.Context, moves []plan.Move) ([]string, erro
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	r.res.Pending += len(moves) - started
 	r.res.Copied += int(copied.Load())
 	r.res.Present += int(present.Load())
 	for i := range moves {

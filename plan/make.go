@@ -18,6 +18,10 @@ type Inputs struct {
 	References []Reference
 	Objects    func(yield func(Object) error) error
 	Rows       func(ref Reference, yield func(Row) error) error
+	// HoldsCopy, if set, decides whether target already holds a copy of key when the
+	// listing cannot: same size, but the source's ETag is a multipart one, which a
+	// copy does not keep. Called only then.
+	HoldsCopy func(key, target, etag string, size int64) (bool, error)
 }
 
 // Plan is a computed change set. Its Header is completed by the caller (identity,
@@ -122,7 +126,14 @@ func Make(in Inputs) (*Plan, error) {
 		m := &Move{Key: k, Target: target, Rule: rule, Size: o.size, ETag: o.etag, Copy: true}
 		st := &moveState{move: m}
 		if t, exists := objects[target]; exists {
-			if t.size == o.size && t.etag == o.etag {
+			same := t.size == o.size && t.etag == o.etag
+			if !same && t.size == o.size && isMultipart(o.etag) && in.HoldsCopy != nil {
+				var err error
+				if same, err = in.HoldsCopy(k, target, o.etag, o.size); err != nil {
+					return nil, fmt.Errorf("compare %q with %q: %w", k, target, err)
+				}
+			}
+			if same {
 				m.Copy = false
 				m.TargetETag = t.etag
 			} else {
@@ -262,3 +273,7 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// isMultipart reports whether an ETag is a multipart upload's ("<hex>-<parts>"), which
+// is not the MD5 of the content, so a copy's ETag differs from it.
+func isMultipart(etag string) bool { return strings.Contains(etag, "-") }

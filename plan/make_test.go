@@ -215,3 +215,26 @@ func removeLine(b []byte, i int) []byte {
 	lines := bytes.SplitAfter(b, []byte("\n"))
 	return bytes.Join(append(lines[:i:i], lines[i+1:]...), nil)
 }
+
+func TestMakeMultipartCopyRecognised(t *testing.T) {
+	objects := []Object{
+		{Key: "big.bin", Size: 10, ETag: "abc-2"}, {Key: "dev/big.bin", Size: 10, ETag: "def"},
+		{Key: "other.bin", Size: 10, ETag: "xyz-2"}, {Key: "dev/other.bin", Size: 10, ETag: "uvw"},
+	}
+	in := inputs(objects, nil)
+	var asked []string
+	in.HoldsCopy = func(key, target, etag string, size int64) (bool, error) {
+		asked = append(asked, key)
+		return key == "big.bin", nil
+	}
+	p, err := Make(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"big.bin", "other.bin"}, asked); diff != "" {
+		t.Errorf("HoldsCopy calls (-want +got):\n%s", diff)
+	}
+	if s := p.Header.Summary; s.Kept != 1 || s.Conflicts != 1 || s.Copies != 0 {
+		t.Errorf("kept %d, conflicts %d, copies %d; want 1, 1, 0", s.Kept, s.Conflicts, s.Copies)
+	}
+}

@@ -91,7 +91,7 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		BatchSize:   *batch,
 		Stop:        stopOf(ctx),
 		Logger:      log,
-		Hook:        crashHook(),
+		Hook:        testHook(),
 	})
 	if res != nil {
 		fmt.Fprintf(stdout, "Copied %d objects (%d already in place); rewrote %d rows (%d already rewritten).\n",

@@ -99,6 +99,9 @@ func makePlan(ctx context.Context, cfg *config.Config, log *slog.Logger) (*plan.
 				return yield(plan.Object{Key: key, Size: size, ETag: etag, Modified: modified})
 			})
 		},
+		HoldsCopy: func(key, target, etag string, size int64) (bool, error) {
+			return bucket.HoldsCopy(ctx, target, etag, size)
+		},
 		Rows: func(ref plan.Reference, yield func(plan.Row) error) error {
 			t := sqldb.Table{Schema: ref.Schema, Name: ref.Table}
 			return db.Scan(ctx, t, ref.PrimaryKey, ref.Columns(), ref.Where, func(pk string, values []*string) error {

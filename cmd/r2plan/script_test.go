@@ -121,15 +121,16 @@ func setupScript(env *testscript.Env) error {
 		return err
 	}
 	for k, v := range map[string]string{
-		"R2_ENDPOINT_URL":      s3srv.Endpoint,
-		"R2_BUCKET_NAME":       bucketName,
-		"R2_ACCESS_KEY_ID":     s3srv.AccessKey,
-		"R2_SECRET_ACCESS_KEY": s3srv.SecretKey,
-		"PG_URL":               pgURL,
-		"PG_PASSWORD":          pgsrv.Password,
-		"SQLITE_URL":           "sqlite:" + filepath.Join(env.WorkDir, "app.db"),
-		"EXAMPLES":             examples,
-		"SCHEMA":               schema,
+		"R2_ENDPOINT_URL":       s3srv.Endpoint,
+		"R2_BUCKET_NAME":        bucketName,
+		"R2_ACCESS_KEY_ID":      s3srv.AccessKey,
+		"R2_SECRET_ACCESS_KEY":  s3srv.SecretKey,
+		"PG_URL":                pgURL,
+		"PG_PASSWORD":           pgsrv.Password,
+		"PG_URL_WRONG_PASSWORD": strings.Replace(pgURL, ":"+pgsrv.Password+"@", ":wrong-password-0000@", 1),
+		"SQLITE_URL":            "sqlite:" + filepath.Join(env.WorkDir, "app.db"),
+		"EXAMPLES":              examples,
+		"SCHEMA":                schema,
 	} {
 		env.Setenv(k, v)
 	}

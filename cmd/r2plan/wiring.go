@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/r2plan/r2plan/config"
 	"github.com/r2plan/r2plan/plan"
@@ -115,11 +116,19 @@ func (r *redactor) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// crashHook returns a hook that SIGKILLs this process at the n-th time apply reaches a
-// named point, from R2PLAN_TEST_CRASH=point:n. It exists for the crash tests, which
-// prove that a kill at any boundary leaves a state the next run completes.
-func crashHook() func(string) {
-	spec := os.Getenv("R2PLAN_TEST_CRASH")
+// testHook returns a hook that sends this process a signal at the n-th time apply
+// reaches a named point: SIGKILL from R2PLAN_TEST_CRASH=point:n, SIGINT from
+// R2PLAN_TEST_INTERRUPT=point:n. It exists for the tests, which prove that a kill at
+// any boundary leaves a state the next run completes, and that Ctrl-C finishes and
+// records what is in flight.
+func testHook() func(string) {
+	if h := signalAt(os.Getenv("R2PLAN_TEST_CRASH"), syscall.SIGKILL); h != nil {
+		return h
+	}
+	return signalAt(os.Getenv("R2PLAN_TEST_INTERRUPT"), syscall.SIGINT)
+}
+
+func signalAt(spec string, sig syscall.Signal) func(string) {
 	point, nstr, ok := strings.Cut(spec, ":")
 	n, err := strconv.Atoi(nstr)
 	if !ok || err != nil || n <= 0 {
@@ -136,8 +145,11 @@ func crashHook() func(string) {
 		c := count
 		mu.Unlock()
 		if c == n {
-			syscall.Kill(os.Getpid(), syscall.SIGKILL)
-			select {}
+			syscall.Kill(os.Getpid(), sig)
+			if sig == syscall.SIGKILL {
+				select {}
+			}
+			time.Sleep(100 * time.Millisecond) // let the signal handler see it
 		}
 	}
 }

@@ -71,6 +71,17 @@ func (b *Bucket) Copy(ctx context.Context, src, dst, srcETag string, size int64)
 	return etag, copied, nil
 }
 
+// HoldsCopy reports whether dst already holds a copy of a source with srcETag and
+// size: the same ETag, or the source ETag recorded in SourceETagMeta by an earlier
+// Copy (a source uploaded in parts, whose copy gets another ETag).
+func (b *Bucket) HoldsCopy(ctx context.Context, dst, srcETag string, size int64) (bool, error) {
+	_, done, err := b.checkTarget(ctx, dst, unquote(srcETag), size)
+	if errors.Is(err, providers.ErrTargetDiffers) {
+		return false, nil
+	}
+	return done, err
+}
+
 // checkTarget HEADs dst: done with its ETag if it already holds the source's content,
 // an error wrapping providers.ErrTargetDiffers if it holds other content, and neither
 // if it does not exist.
