@@ -20,6 +20,13 @@ type Bucket interface {
 	// already held the source's content).
 	Copy(ctx context.Context, src, dst, srcETag string, size int64) (etag string, copied bool, err error)
 	Head(ctx context.Context, key string) (size int64, etag string, err error)
+	// Delete deletes keys in batches and returns the keys the server refused.
+	Delete(ctx context.Context, keys []string) (failed map[string]error, err error)
+}
+
+// Referrers re-reads the reference rows: which of keys does a row point at now?
+type Referrers interface {
+	Referenced(ctx context.Context, keys []string) (map[string]string, error)
 }
 
 // Journal is what apply needs of the state store.
@@ -29,6 +36,13 @@ type Journal interface {
 	// Rewrite applies the rewrites of one column of one reference as compare-and-swap
 	// and journals the swapped ones, in one transaction.
 	Rewrite(ctx context.Context, planID string, ref plan.Reference, column string, rws []plan.Rewrite) (RewriteResult, error)
+	// RecordDeletes journals deleted objects.
+	RecordDeletes(ctx context.Context, planID string, deleted []Deleted) error
+}
+
+// Deleted is a deleted object.
+type Deleted struct {
+	Key, ETag, Reason string
 }
 
 // Copied is a verified copy.
@@ -63,6 +77,9 @@ type Options struct {
 	Parallelism int // concurrent copies (default 16)
 	BatchSize   int // rows per compare-and-swap statement (default 1000)
 	ChunkSize   int // moves copied before their rows are rewritten (default 1000)
+	// DeleteChunk is how many deletions share one re-read of the references
+	// (default 10000).
+	DeleteChunk int
 	// Stop, when closed, lets in-flight work finish and be journaled, and starts
 	// nothing new.
 	Stop   <-chan struct{}
@@ -78,6 +95,8 @@ type Result struct {
 	Present     int // targets already in place (earlier run or plan)
 	Rewritten   int
 	Already     int // rows already rewritten by an earlier run
+	Deleted     int
+	Gone        int // objects to delete that were already gone (an earlier run)
 	Drift       []Drift
 	Failed      []error
 	Interrupted bool
@@ -89,8 +108,9 @@ func (r *Result) OK() bool {
 	return len(r.Drift) == 0 && len(r.Failed) == 0 && !r.Interrupted && r.Pending == 0
 }
 
-// Run executes the moves that entries streams, in order.
-func Run(ctx context.Context, planID string, hdr plan.Header, entries func(func(plan.Entry) error) error, b Bucket, j Journal, o Options) (*Result, error) {
+// Run executes the plan that entries streams, in file order: every move (copy, verify,
+// rewrite), then every deletion (re-check, delete).
+func Run(ctx context.Context, planID string, hdr plan.Header, entries func(func(plan.Entry) error) error, b Bucket, j Journal, refs Referrers, o Options) (*Result, error) {
 	if o.Parallelism <= 0 {
 		o.Parallelism = 16
 	}
@@ -100,51 +120,72 @@ func Run(ctx context.Context, planID string, hdr plan.Header, entries func(func(
 	if o.ChunkSize <= 0 {
 		o.ChunkSize = 1000
 	}
+	if o.DeleteChunk <= 0 {
+		o.DeleteChunk = 10000
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Hook == nil {
 		o.Hook = func(string) {}
 	}
-	refs := make(map[string]plan.Reference, len(hdr.References))
+	byName := make(map[string]plan.Reference, len(hdr.References))
 	for _, r := range hdr.References {
-		refs[r.Name] = r
+		byName[r.Name] = r
 	}
-	r := &runner{planID: planID, refs: refs, b: b, j: j, o: o, res: &Result{}}
-	chunk := make([]plan.Move, 0, o.ChunkSize)
+	r := &runner{planID: planID, refs: byName, b: b, j: j, referrers: refs, o: o, res: &Result{}}
+	moves := make([]plan.Move, 0, o.ChunkSize)
+	var dels []plan.Deletion
 	stopped := false
+	flush := func() error {
+		var err error
+		switch {
+		case stopped:
+			r.res.Pending += len(moves) + len(dels)
+		case len(moves) > 0:
+			err = r.chunk(ctx, moves)
+		case len(dels) > 0:
+			err = r.deleteChunk(ctx, dels)
+		}
+		moves, dels = moves[:0], dels[:0]
+		stopped = stopped || r.stopping()
+		return err
+	}
 	err := entries(func(e plan.Entry) error {
-		if e.Move == nil {
-			return nil
+		switch {
+		case e.Move != nil:
+			moves = append(moves, *e.Move)
+			if len(moves) >= o.ChunkSize {
+				return flush()
+			}
+		case e.Delete != nil:
+			if len(moves) > 0 {
+				// Every move completes before the first deletion.
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			dels = append(dels, *e.Delete)
+			if len(dels) >= o.DeleteChunk {
+				return flush()
+			}
 		}
-		if stopped {
-			r.res.Pending++
-			return nil
-		}
-		chunk = append(chunk, *e.Move)
-		if len(chunk) < o.ChunkSize {
-			return nil
-		}
-		if err := r.chunk(ctx, chunk); err != nil {
-			return err
-		}
-		chunk = chunk[:0]
-		stopped = r.stopping()
 		return nil
 	})
-	if err == nil && len(chunk) > 0 && !stopped {
-		err = r.chunk(ctx, chunk)
+	if err == nil {
+		err = flush()
 	}
 	return r.res, err
 }
 
 type runner struct {
-	planID string
-	refs   map[string]plan.Reference
-	b      Bucket
-	j      Journal
-	o      Options
-	res    *Result
+	planID    string
+	refs      map[string]plan.Reference
+	b         Bucket
+	j         Journal
+	referrers Referrers
+	o         Options
+	res       *Result
 }
 
 // stopping reports whether to start no further chunk: after a failure or an interrupt.
@@ -253,6 +294,7 @@ func (r *runner) rewriteAll(ctx context.Context, moves []plan.Move) error {
 	var order []group
 	for _, m := range moves {
 		for _, rw := range m.Rewrites {
+			rw.Key, rw.Target = m.Key, m.Target
 			g := group{rw.Reference, rw.Column}
 			if _, ok := groups[g]; !ok {
 				order = append(order, g)

@@ -68,6 +68,11 @@ type moveLine struct {
 	Move
 }
 
+type deleteLine struct {
+	Type string `json:"type"` // "delete"
+	Deletion
+}
+
 type danglingLine struct {
 	Type string `json:"type"` // "dangling"
 	Dangling
@@ -99,6 +104,12 @@ func Write(w io.Writer, p *Plan) (digest string, err error) {
 	n := 0
 	for i := range p.Moves {
 		if err := enc.Encode(moveLine{"move", p.Moves[i]}); err != nil {
+			return "", err
+		}
+		n++
+	}
+	for i := range p.Deletes {
+		if err := enc.Encode(deleteLine{"delete", p.Deletes[i]}); err != nil {
 			return "", err
 		}
 		n++
@@ -137,6 +148,7 @@ var ErrInvalid = errors.New("invalid plan file")
 // Entry is one body line of a plan file; exactly one field is set.
 type Entry struct {
 	Move     *Move
+	Delete   *Deletion
 	Dangling *Dangling
 	Conflict *Conflict
 }
@@ -197,6 +209,10 @@ func Read(r io.Reader, fn func(Entry) error) (Header, string, error) {
 			var m moveLine
 			err = json.Unmarshal(raw, &m)
 			e.Move = &m.Move
+		case "delete":
+			var d deleteLine
+			err = json.Unmarshal(raw, &d)
+			e.Delete = &d.Deletion
 		case "dangling":
 			var d danglingLine
 			err = json.Unmarshal(raw, &d)

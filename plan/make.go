@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -22,6 +23,17 @@ type Inputs struct {
 	// listing cannot: same size, but the source's ETag is a multipart one, which a
 	// copy does not keep. Called only then.
 	HoldsCopy func(key, target, etag string, size int64) (bool, error)
+
+	// Now is the plan's time; GracePeriod is how long a moved source is kept after its
+	// move completed, which Moved tells from the journal (ok false: not journaled; the
+	// target's LastModified is used then).
+	Now         time.Time
+	GracePeriod time.Duration
+	Moved       func(key string) (at time.Time, ok bool)
+	// Orphans, when set, lets the plan delete unreferenced objects.
+	Orphans *Orphans
+	// Scope, when set, limits the plan to part of the bucket.
+	Scope *Scope
 }
 
 // Plan is a computed change set. Its Header is completed by the caller (identity,
@@ -29,6 +41,7 @@ type Inputs struct {
 type Plan struct {
 	Header    Header
 	Moves     []Move
+	Deletes   []Deletion
 	Dangling  []Dangling
 	Conflicts []Conflict
 }
@@ -63,8 +76,9 @@ func (e *OutsideError) Error() string {
 }
 
 type objInfo struct {
-	size int64
-	etag string
+	size     int64
+	etag     string
+	modified time.Time
 }
 
 type moveState struct {
@@ -78,7 +92,7 @@ func Make(in Inputs) (*Plan, error) {
 	s := &p.Header.Summary
 	objects := make(map[string]objInfo)
 	if err := in.Objects(func(o Object) error {
-		objects[o.Key] = objInfo{o.Size, o.ETag}
+		objects[o.Key] = objInfo{o.Size, o.ETag, o.Modified}
 		s.Objects++
 		s.Bytes += o.Size
 		return nil
@@ -146,6 +160,8 @@ func Make(in Inputs) (*Plan, error) {
 		return nil, &coll
 	}
 
+	// referenced holds every existing key that a row points at: never an orphan.
+	referenced := make(map[string]struct{})
 	for _, ref := range in.References {
 		rs := RefSummary{Name: ref.Name, Table: ref.Table}
 		cols := ref.Columns()
@@ -190,7 +206,9 @@ func Make(in Inputs) (*Plan, error) {
 						newValue = st.move.Target
 					}
 				}
-				if _, exists := objects[key]; !exists {
+				if _, exists := objects[key]; exists {
+					referenced[key] = struct{}{}
+				} else {
 					rs.Dangling++
 					p.Dangling = append(p.Dangling, Dangling{Reference: ref.Name, Column: cols[i], PK: r.PK, Value: *v, Key: key})
 					continue
@@ -218,35 +236,109 @@ func Make(in Inputs) (*Plan, error) {
 		s.References = append(s.References, rs)
 	}
 
+	// A key that is the target of a move is about to be referenced: never an orphan.
+	targets := make(map[string]struct{}, len(moves))
+	for _, st := range moves {
+		targets[st.move.Target] = struct{}{}
+	}
+	var firstDue, lastDue time.Time
 	prefixes := make(map[string]*PrefixSummary)
 	for _, k := range keys {
-		st, ok := moves[k]
-		if !ok {
+		if !in.Scope.Contains(k) {
 			continue
 		}
-		if st.conflict != nil {
+		o := objects[k]
+		st, moving := moves[k]
+		_, isReferenced := referenced[k]
+		_, isTarget := targets[k]
+		orphan := !isReferenced && !isTarget && in.Orphans.covers(k)
+		if orphan && in.Now.Sub(o.modified) < in.Orphans.MinAge {
+			orphan = false
+			s.OrphansYoung++
+		}
+		switch {
+		case moving && st.conflict != nil:
 			p.Conflicts = append(p.Conflicts, *st.conflict)
-			continue
-		}
-		m := st.move
-		if !m.Copy && len(m.Rewrites) == 0 {
-			s.Kept++ // already copied, nothing points at it: the source waits for deletion
-			continue
-		}
-		slices.SortFunc(m.Rewrites, compareRewrites)
-		if m.Copy {
-			s.Copies++
-			s.CopyBytes += m.Size
-			tp := topPrefix(k)
-			ps := prefixes[tp]
-			if ps == nil {
-				ps = &PrefixSummary{Prefix: tp}
-				prefixes[tp] = ps
+		case moving && !st.move.Copy && len(st.move.Rewrites) == 0:
+			// Already copied and nothing points at it: the source waits for its grace
+			// period, counted from when its move completed.
+			m := st.move
+			at, ok := time.Time{}, false
+			if in.Moved != nil {
+				at, ok = in.Moved(k)
 			}
-			ps.Objects++
-			ps.Bytes += m.Size
+			if !ok {
+				at = objects[m.Target].modified
+			}
+			due := at.Add(in.GracePeriod)
+			if !at.IsZero() && !in.Now.Before(due) {
+				p.Deletes = append(p.Deletes, Deletion{Key: k, Reason: ReasonMoved, Size: o.size, ETag: o.etag,
+					Modified: o.modified, Target: m.Target, TargetETag: m.TargetETag})
+				continue
+			}
+			s.Kept++
+			if at.IsZero() {
+				continue // when the move completed is unknown: kept, no due date
+			}
+			if firstDue.IsZero() || due.Before(firstDue) {
+				firstDue = due
+			}
+			if due.After(lastDue) {
+				lastDue = due
+			}
+		case orphan && (!moving || st.move.Copy):
+			// An unreferenced object old enough to go: deleted, not copied.
+			p.Deletes = append(p.Deletes, Deletion{Key: k, Reason: ReasonOrphan, Size: o.size, ETag: o.etag, Modified: o.modified})
+		case moving:
+			m := st.move
+			slices.SortFunc(m.Rewrites, compareRewrites)
+			if m.Copy {
+				s.Copies++
+				s.CopyBytes += m.Size
+				tp := topPrefix(k)
+				ps := prefixes[tp]
+				if ps == nil {
+					ps = &PrefixSummary{Prefix: tp}
+					prefixes[tp] = ps
+				}
+				ps.Objects++
+				ps.Bytes += m.Size
+			}
+			p.Moves = append(p.Moves, *m)
 		}
-		p.Moves = append(p.Moves, *m)
+	}
+	if !firstDue.IsZero() {
+		s.KeptFirstDue, s.KeptLastDue = &firstDue, &lastDue
+	}
+	for _, d := range p.Deletes {
+		s.Deletes++
+		s.DeleteBytes += d.Size
+		switch d.Reason {
+		case ReasonMoved:
+			s.DeletesMoved++
+		case ReasonOrphan:
+			s.DeletesOrphan++
+		case ReasonRevert:
+			s.DeletesRevert++
+		}
+	}
+	if in.Scope != nil {
+		s.Partial, s.Scope = true, in.Scope
+		// Rewrites cover exactly the rows of the objects in scope.
+		s.Rewrites = 0
+		for i := range s.References {
+			s.References[i].Rewrites = 0
+		}
+		for _, m := range p.Moves {
+			s.Rewrites += len(m.Rewrites)
+			for _, rw := range m.Rewrites {
+				for i := range s.References {
+					if s.References[i].Name == rw.Reference {
+						s.References[i].Rewrites++
+					}
+				}
+			}
+		}
 	}
 	s.Conflicts = len(p.Conflicts)
 	for _, ps := range prefixes {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -14,8 +15,10 @@ func ptr(s string) *string { return &s }
 func inputs(objects []Object, refs map[string][]Row) Inputs {
 	urls, _ := NewURLs("https://media.charhub.app")
 	return Inputs{
-		Layout: Layout{Placed: []string{"dev/", "prod/"}, Rules: []Rule{prefixRule("all", "", "dev/")}},
-		URLs:   urls,
+		Layout:      Layout{Placed: []string{"dev/", "prod/"}, Rules: []Rule{prefixRule("all", "", "dev/")}},
+		URLs:        urls,
+		Now:         time.Now(),
+		GracePeriod: 168 * time.Hour,
 		References: []Reference{
 			{Name: "image", Table: "CharacterImage", PrimaryKey: "id", KeyColumn: "key", URLColumn: "url"},
 			{Name: "story", Table: "Story", PrimaryKey: "id", URLColumn: "coverImage"},

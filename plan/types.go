@@ -83,11 +83,35 @@ type Move struct {
 // A Rewrite is one compare-and-swap of one column of one row: it happens only if the
 // column still holds Old.
 type Rewrite struct {
+	// Key and Target are the object the row points at and the one it will point at;
+	// the plan file keeps them on the move, apply sets them for the journal.
+	Key       string `json:"-"`
+	Target    string `json:"-"`
 	Reference string `json:"reference"`
 	Column    string `json:"column"`
 	PK        string `json:"pk"`
 	Old       string `json:"old"`
 	New       string `json:"new"`
+}
+
+// Deletion reasons.
+const (
+	ReasonMoved  = "moved"  // a source whose copy was verified and whose rows were rewritten, past the grace period
+	ReasonOrphan = "orphan" // an unreferenced object in the orphans scope, older than its minimum age
+	ReasonRevert = "revert" // a copy r2plan made, deleted by a revert once its rows point back
+)
+
+// A Deletion removes one object. Apply deletes it only if it still has ETag, no row
+// points at it (re-checked at apply time), and, when Target is set, Target still holds
+// an identical copy with TargetETag.
+type Deletion struct {
+	Key        string    `json:"key"`
+	Reason     string    `json:"reason"`
+	Size       int64     `json:"size"`
+	ETag       string    `json:"etag"`
+	Modified   time.Time `json:"modified"`
+	Target     string    `json:"target,omitempty"`
+	TargetETag string    `json:"target_etag,omitempty"`
 }
 
 // Dangling is a reference whose object does not exist: reported, never rewritten.
@@ -113,20 +137,38 @@ type Conflict struct {
 
 // Summary counts what a plan holds and what the planner saw.
 type Summary struct {
-	Objects    int             `json:"objects"`
-	Bytes      int64           `json:"bytes"`
-	Placed     int             `json:"placed"`
-	Unmatched  int             `json:"unmatched"`
-	Copies     int             `json:"copies"`
-	CopyBytes  int64           `json:"copy_bytes"`
-	Rewrites   int             `json:"rewrites"`
-	Deletes    int             `json:"deletes"`
-	Kept       int             `json:"kept"`
-	Conflicts  int             `json:"conflicts"`
-	Dangling   int             `json:"dangling"`
-	Foreign    int             `json:"foreign"`
-	References []RefSummary    `json:"references"`
-	Prefixes   []PrefixSummary `json:"prefixes"`
+	Objects   int   `json:"objects"`
+	Bytes     int64 `json:"bytes"`
+	Placed    int   `json:"placed"`
+	Unmatched int   `json:"unmatched"`
+	Copies    int   `json:"copies"`
+	CopyBytes int64 `json:"copy_bytes"`
+	Rewrites  int   `json:"rewrites"`
+	Deletes   int   `json:"deletes"`
+	// DeleteBytes is what the deletions free; DeletesMoved, DeletesOrphan and
+	// DeletesRevert split Deletes by reason.
+	DeleteBytes   int64 `json:"delete_bytes"`
+	DeletesMoved  int   `json:"deletes_moved"`
+	DeletesOrphan int   `json:"deletes_orphan"`
+	DeletesRevert int   `json:"deletes_revert"`
+	// Kept counts sources already copied and unreferenced, waiting for the grace
+	// period; KeptFirstDue and KeptLastDue say when the first and the last may go.
+	Kept         int        `json:"kept"`
+	KeptFirstDue *time.Time `json:"kept_first_due,omitempty"`
+	KeptLastDue  *time.Time `json:"kept_last_due,omitempty"`
+	// OrphansYoung counts unreferenced objects in the orphans scope not yet old enough
+	// to delete.
+	OrphansYoung int             `json:"orphans_young"`
+	Conflicts    int             `json:"conflicts"`
+	Dangling     int             `json:"dangling"`
+	Foreign      int             `json:"foreign"`
+	References   []RefSummary    `json:"references"`
+	Prefixes     []PrefixSummary `json:"prefixes"`
+	// Partial is set when the plan covers only part of the bucket (Scope).
+	Partial bool   `json:"partial,omitempty"`
+	Scope   *Scope `json:"scope,omitempty"`
+	// Revert names the plan this one undoes.
+	Revert string `json:"revert,omitempty"`
 }
 
 // Changes is the number of writes the plan would make.
@@ -149,6 +191,63 @@ type PrefixSummary struct {
 	Prefix  string `json:"prefix"`
 	Objects int    `json:"objects"`
 	Bytes   int64  `json:"bytes"`
+}
+
+// Scope limits a plan to part of the bucket: keys under one of Include (all keys when
+// empty) and under none of Exclude.
+type Scope struct {
+	Include []string `json:"include,omitempty"`
+	Exclude []string `json:"exclude,omitempty"`
+}
+
+// Contains reports whether key is in the scope; a nil scope contains every key.
+func (s *Scope) Contains(key string) bool {
+	if s == nil {
+		return true
+	}
+	in := len(s.Include) == 0
+	for _, p := range s.Include {
+		if strings.HasPrefix(key, p) {
+			in = true
+			break
+		}
+	}
+	if !in {
+		return false
+	}
+	for _, p := range s.Exclude {
+		if strings.HasPrefix(key, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// Orphans says which unreferenced objects may be deleted: under one of Scope, under
+// none of Protect, and last modified at least MinAge ago.
+type Orphans struct {
+	Scope   []string
+	Protect []string
+	MinAge  time.Duration
+}
+
+func (o *Orphans) covers(key string) bool {
+	if o == nil {
+		return false
+	}
+	in := false
+	for _, p := range o.Scope {
+		if strings.HasPrefix(key, p) {
+			in = true
+			break
+		}
+	}
+	for _, p := range o.Protect {
+		if strings.HasPrefix(key, p) {
+			return false
+		}
+	}
+	return in
 }
 
 // topPrefix is the first path segment of key with its slash, or "" for a key at the root.

@@ -116,7 +116,8 @@ func (j *Journal) Rewrite(ctx context.Context, planID string, ref plan.Reference
 		entries := make([]Entry, 0, len(swapped))
 		for _, rw := range rws {
 			if done[rw.PK] {
-				entries = append(entries, Entry{PlanID: planID, Action: "rewrite", Reference: ref.Name, Column: column, PK: rw.PK, Old: rw.Old, New: rw.New, AppliedAt: now})
+				entries = append(entries, Entry{PlanID: planID, Action: "rewrite", Key: rw.Key, Target: rw.Target,
+					Reference: ref.Name, Column: column, PK: rw.PK, Old: rw.Old, New: rw.New, AppliedAt: now})
 			}
 		}
 		res.Swapped = len(entries)

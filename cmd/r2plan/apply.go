@@ -84,9 +84,16 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 	planID := plan.ID(digest)
 	s := &hdr.Summary
-	fmt.Fprintf(stdout, "Applying plan %s: %d to copy, %d rows to rewrite.\n", planID, s.Copies, s.Rewrites)
+	fmt.Fprintf(stdout, "Applying plan %s: %d to copy, %d rows to rewrite, %d to delete.\n", planID, s.Copies, s.Rewrites, s.Deletes)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	res, err := apply.Run(ctx, planID, hdr, fileEntries(f), bucket, journal, apply.Options{
+	var urls *plan.URLs
+	if hdr.PublicURL != "" {
+		if urls, err = plan.NewURLs(hdr.PublicURL); err != nil {
+			return refuse("its public URL %q does not parse: %v", hdr.PublicURL, err)
+		}
+	}
+	referrers := state.NewReferrers(db, hdr.References, urls)
+	res, err := apply.Run(ctx, planID, hdr, fileEntries(f), bucket, journal, referrers, apply.Options{
 		Parallelism: *parallelism,
 		BatchSize:   *batch,
 		Stop:        stopOf(ctx),
@@ -96,6 +103,9 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if res != nil {
 		fmt.Fprintf(stdout, "Copied %d objects (%d already in place); rewrote %d rows (%d already rewritten).\n",
 			res.Copied, res.Present, res.Rewritten, res.Already)
+		if s.Deletes > 0 {
+			fmt.Fprintf(stdout, "Deleted %d objects (%d already gone).\n", res.Deleted, res.Gone)
+		}
 	}
 	switch {
 	case errors.Is(err, context.Canceled):

@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/r2plan/r2plan/config"
 	"github.com/r2plan/r2plan/plan"
 	"github.com/r2plan/r2plan/providers/sqldb"
+	"github.com/r2plan/r2plan/state"
 )
 
 var planCommand = command{
@@ -27,6 +29,10 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	configPath := fs.String("config", "r2plan.hcl", "the configuration `file`")
 	out := fs.String("out", "", "write the plan to `file`, for review and apply")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when the plan has changes (0 when none, 1 on error)")
+	maxDelete := fs.Int("max-delete", 0, "allow up to `N` deletions in this plan (default: the config's orphans.max_delete, else 1000)")
+	var include, exclude listFlag
+	fs.Var(&include, "target", "plan only keys under this `prefix` (repeatable): a partial plan")
+	fs.Var(&exclude, "exclude", "leave keys under this `prefix` out of the plan (repeatable): a partial plan")
 	vars := varsFlag{}
 	fs.Var(vars, "var", "set a variable that env() and var.NAME read (`name=value`, repeatable)")
 	if code, stop := parseFlags(fs, args); stop {
@@ -40,9 +46,20 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stdout = redacting(stdout, cfg.Secrets())
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
-	p, err := makePlan(ctx, cfg, log)
+	var scope *plan.Scope
+	if len(include) > 0 || len(exclude) > 0 {
+		scope = &plan.Scope{Include: include, Exclude: exclude}
+	}
+	p, err := makePlan(ctx, cfg, scope, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return exitError
+	}
+	if budget := deleteBudget(cfg, *maxDelete); p.Header.Summary.Deletes > budget {
+		s := &p.Header.Summary
+		fmt.Fprintf(stderr, "Error: this plan would delete %d objects (%s), more than the delete budget of %d.\n%s\n"+
+			"Nothing was written. If that is intended, plan again with --max-delete=%d (or raise orphans.max_delete).\n",
+			s.Deletes, humanBytes(s.DeleteBytes), budget, deletionLine(s), s.Deletes)
 		return exitError
 	}
 	if *out != "" {
@@ -65,7 +82,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // makePlan lists the bucket, scans the references and computes the plan with its header.
-func makePlan(ctx context.Context, cfg *config.Config, log *slog.Logger) (*plan.Plan, error) {
+func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, log *slog.Logger) (*plan.Plan, error) {
 	refs := referencesOf(cfg)
 	var urls *plan.URLs
 	if cfg.Bucket.PublicURL != "" {
@@ -89,8 +106,24 @@ func makePlan(ctx context.Context, cfg *config.Config, log *slog.Logger) (*plan.
 			return nil, fmt.Errorf("reference %q: %w", r.Name, err)
 		}
 	}
+	moved, err := state.MovedAt(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	var orphans *plan.Orphans
+	if o := cfg.Orphans; o != nil {
+		orphans = &plan.Orphans{Scope: o.Scope, Protect: o.Protect, MinAge: o.MinAge}
+	}
 	start := time.Now()
 	p, err := plan.Make(plan.Inputs{
+		Now:         start,
+		GracePeriod: cfg.Layout.GracePeriod,
+		Moved: func(key string) (time.Time, bool) {
+			at, ok := moved[key]
+			return at, ok
+		},
+		Orphans:    orphans,
+		Scope:      scope,
 		Layout:     layoutOf(cfg),
 		URLs:       urls,
 		References: refs,
@@ -153,6 +186,11 @@ func planEntries(p *plan.Plan) func(func(plan.Entry) error) error {
 				return err
 			}
 		}
+		for i := range p.Deletes {
+			if err := fn(plan.Entry{Delete: &p.Deletes[i]}); err != nil {
+				return err
+			}
+		}
 		for i := range p.Conflicts {
 			if err := fn(plan.Entry{Conflict: &p.Conflicts[i]}); err != nil {
 				return err
@@ -165,4 +203,27 @@ func planEntries(p *plan.Plan) func(func(plan.Entry) error) error {
 		}
 		return nil
 	}
+}
+
+// defaultDeleteBudget applies when neither the config nor the command line sets one.
+const defaultDeleteBudget = 1000
+
+func deleteBudget(cfg *config.Config, flag int) int {
+	switch {
+	case flag > 0:
+		return flag
+	case cfg.Orphans != nil && cfg.Orphans.MaxDelete > 0:
+		return cfg.Orphans.MaxDelete
+	}
+	return defaultDeleteBudget
+}
+
+// listFlag collects a repeated string flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(s string) error {
+	*l = append(*l, s)
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
@@ -26,6 +27,43 @@ func summaryLine(s *plan.Summary) string {
 	return fmt.Sprintf("Plan: %d to copy, %d rows to rewrite, %d to delete.", s.Copies, s.Rewrites, s.Deletes)
 }
 
+// deletionLine is the plan's deletions and the bytes they free, always on a line of
+// its own.
+func deletionLine(s *plan.Summary) string {
+	line := fmt.Sprintf("Deletions: %d objects, %s freed", s.Deletes, humanBytes(s.DeleteBytes))
+	var parts []string
+	if s.DeletesMoved > 0 {
+		parts = append(parts, fmt.Sprintf("%d moved sources past the grace period", s.DeletesMoved))
+	}
+	if s.DeletesOrphan > 0 {
+		parts = append(parts, fmt.Sprintf("%d orphans", s.DeletesOrphan))
+	}
+	if s.DeletesRevert > 0 {
+		parts = append(parts, fmt.Sprintf("%d copies undone by the revert", s.DeletesRevert))
+	}
+	if len(parts) > 0 {
+		line += " (" + strings.Join(parts, ", ") + ")"
+	}
+	return line + "."
+}
+
+// partialLine says loudly that a plan covers only part of the bucket.
+func partialLine(s *plan.Summary) string {
+	if !s.Partial || s.Scope == nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("PARTIAL PLAN: only keys")
+	if len(s.Scope.Include) > 0 {
+		fmt.Fprintf(&b, " under %q", s.Scope.Include)
+	}
+	if len(s.Scope.Exclude) > 0 {
+		fmt.Fprintf(&b, " not under %q", s.Scope.Exclude)
+	}
+	b.WriteString("; the rest of the bucket is not planned.")
+	return b.String()
+}
+
 // findings lists what a reviewer must know beyond the changes, one sentence each.
 func findings(s *plan.Summary) []string {
 	var out []string
@@ -39,7 +77,18 @@ func findings(s *plan.Summary) []string {
 		out = append(out, fmt.Sprintf("%d URL(s) on another host (foreign, never touched).", s.Foreign))
 	}
 	if s.Kept > 0 {
-		out = append(out, fmt.Sprintf("%d source(s) already copied and no longer referenced: kept until a later plan deletes them.", s.Kept))
+		until := "until a later plan deletes them"
+		if s.KeptFirstDue != nil {
+			until = fmt.Sprintf("for the grace period: the first may go after %s, the last after %s",
+				s.KeptFirstDue.UTC().Format(time.RFC3339), s.KeptLastDue.UTC().Format(time.RFC3339))
+		}
+		out = append(out, fmt.Sprintf("%d source(s) already copied and no longer referenced: kept %s.", s.Kept, until))
+	}
+	if s.OrphansYoung > 0 {
+		out = append(out, fmt.Sprintf("%d unreferenced object(s) in the orphans scope are younger than its min_age: kept.", s.OrphansYoung))
+	}
+	if s.Revert != "" {
+		out = append(out, fmt.Sprintf("This plan reverts plan %s.", s.Revert))
 	}
 	return out
 }
@@ -115,6 +164,9 @@ func (v tableView) render(h *plan.Header, entries func(func(plan.Entry) error) e
 		fmt.Fprintf(w, "Plan %s, made %s by r2plan %s\n", plan.ID(digest), h.CreatedAt.Format("2006-01-02 15:04:05 MST"), h.ToolVersion)
 	}
 	fmt.Fprintf(w, "Bucket %s at %s; %s\n", h.Bucket.Name, h.Bucket.Endpoint, databaseName(h.Database))
+	if line := partialLine(s); line != "" {
+		fmt.Fprintf(w, "\n*** %s ***\n\n", line)
+	}
 	fmt.Fprintf(w, "Listed %d objects (%s): %d already placed, %d matched by no rule (stay), %d to copy (%s).\n\n",
 		s.Objects, humanBytes(s.Bytes), s.Placed, s.Unmatched, s.Copies, humanBytes(s.CopyBytes))
 	if len(s.Prefixes) > 0 {
@@ -133,8 +185,8 @@ func (v tableView) render(h *plan.Header, entries func(func(plan.Entry) error) e
 			return err
 		}
 	}
-	var moves, conflicts, dangling [][]string
-	var nMoves, nConflicts, nDangling int
+	var moves, deletes, conflicts, dangling [][]string
+	var nMoves, nDeletes, nConflicts, nDangling int
 	err := entries(func(e plan.Entry) error {
 		switch {
 		case e.Move != nil:
@@ -145,6 +197,12 @@ func (v tableView) render(h *plan.Header, entries func(func(plan.Entry) error) e
 					action = "rewrite only"
 				}
 				moves = append(moves, []string{action, e.Move.Key, e.Move.Target, fmt.Sprint(len(e.Move.Rewrites))})
+			}
+		case e.Delete != nil:
+			nDeletes++
+			if len(deletes) < limit {
+				d := e.Delete
+				deletes = append(deletes, []string{d.Reason, d.Key, humanBytes(d.Size), d.Target})
 			}
 		case e.Conflict != nil:
 			nConflicts++
@@ -180,6 +238,9 @@ func (v tableView) render(h *plan.Header, entries func(func(plan.Entry) error) e
 	if err := section("Changes", nMoves, []string{"action", "key", "target", "rows"}, moves); err != nil {
 		return err
 	}
+	if err := section("Deletions", nDeletes, []string{"reason", "key", "size", "identical copy at"}, deletes); err != nil {
+		return err
+	}
 	if err := section("Conflicts", nConflicts, []string{"key", "target (different content)", "rows"}, conflicts); err != nil {
 		return err
 	}
@@ -190,6 +251,10 @@ func (v tableView) render(h *plan.Header, entries func(func(plan.Entry) error) e
 	for _, f := range findings(s) {
 		fmt.Fprintln(w, "Note: "+f)
 	}
+	if line := partialLine(s); line != "" {
+		fmt.Fprintln(w, line)
+	}
+	fmt.Fprintln(w, deletionLine(s))
 	fmt.Fprintln(w, summaryLine(s))
 	return nil
 }

@@ -20,6 +20,11 @@ func entryJSON(e plan.Entry) ([]byte, error) {
 			Type string `json:"type"`
 			*plan.Move
 		}{"move", e.Move})
+	case e.Delete != nil:
+		return json.Marshal(struct {
+			Type string `json:"type"`
+			*plan.Deletion
+		}{"delete", e.Delete})
 	case e.Conflict != nil:
 		return json.Marshal(struct {
 			Type string `json:"type"`

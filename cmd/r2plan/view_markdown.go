@@ -24,6 +24,10 @@ func (v markdownView) render(h *plan.Header, entries func(func(plan.Entry) error
 		h.CreatedAt.Format("2006-01-02 15:04 MST"), mdEscape(h.ToolVersion))
 	fmt.Fprintf(&b, "Listed **%d** objects (%s): %d already placed, %d matched by no rule, **%d to copy** (%s).\n\n",
 		s.Objects, humanBytes(s.Bytes), s.Placed, s.Unmatched, s.Copies, humanBytes(s.CopyBytes))
+	if line := partialLine(s); line != "" {
+		fmt.Fprintf(&b, "> [!WARNING]\n> %s\n\n", line)
+	}
+	fmt.Fprintf(&b, "**%s**\n\n", deletionLine(s))
 	for _, f := range findings(s) {
 		fmt.Fprintf(&b, "- %s\n", f)
 	}
@@ -48,8 +52,9 @@ func (v markdownView) render(h *plan.Header, entries func(func(plan.Entry) error
 	}
 
 	// The lists share what is left of the budget, a third each at first.
-	room := (markdownBudget - b.Len()) / 3
+	room := (markdownBudget - b.Len()) / 4
 	moves := newCollapsed("Changes", room)
+	deletes := newCollapsed("Deletions", room)
 	conflicts := newCollapsed("Conflicts (target exists with different content)", room)
 	dangling := newCollapsed("Dangling references", room)
 	err := entries(func(e plan.Entry) error {
@@ -61,6 +66,13 @@ func (v markdownView) render(h *plan.Header, entries func(func(plan.Entry) error
 				verb = "rewrite only"
 			}
 			moves.add(fmt.Sprintf("- %s `%s` → `%s` (%d rows)\n", verb, mdEscape(m.Key), mdEscape(m.Target), len(m.Rewrites)))
+		case e.Delete != nil:
+			d := e.Delete
+			item := fmt.Sprintf("- %s `%s` (%s)\n", d.Reason, mdEscape(d.Key), humanBytes(d.Size))
+			if d.Target != "" {
+				item = fmt.Sprintf("- %s `%s` (%s; identical copy at `%s`)\n", d.Reason, mdEscape(d.Key), humanBytes(d.Size), mdEscape(d.Target))
+			}
+			deletes.add(item)
 		case e.Conflict != nil:
 			conflicts.add(fmt.Sprintf("- `%s` → `%s` (%d rows)\n", mdEscape(e.Conflict.Key), mdEscape(e.Conflict.Target), e.Conflict.Rows))
 		case e.Dangling != nil:
@@ -72,7 +84,7 @@ func (v markdownView) render(h *plan.Header, entries func(func(plan.Entry) error
 	if err != nil {
 		return err
 	}
-	for _, c := range []*collapsed{moves, conflicts, dangling} {
+	for _, c := range []*collapsed{moves, deletes, conflicts, dangling} {
 		c.writeTo(&b)
 	}
 	_, err = v.w.Write(b.Bytes())

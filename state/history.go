@@ -1,0 +1,78 @@
+package state
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/r2plan/r2plan/apply"
+	"github.com/r2plan/r2plan/providers/sqldb"
+)
+
+// tableExists reports whether the journal table exists, so that a plan (which may run
+// with read-only credentials) reads an empty history instead of creating it.
+func tableExists(ctx context.Context, db *sqldb.DB) (bool, error) {
+	q := `SELECT to_regclass('r2plan_journal') IS NOT NULL`
+	if db.Dialect() == sqldb.SQLite {
+		q = `SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'r2plan_journal'`
+	}
+	var ok bool
+	if err := db.Bun().QueryRowContext(ctx, q).Scan(&ok); err != nil {
+		return false, fmt.Errorf("look for the journal table: %w", err)
+	}
+	return ok, nil
+}
+
+// MovedAt returns, for every object whose move r2plan journaled, when the move last
+// completed: its latest copy or row rewrite. It never writes: without a journal table
+// the history is empty.
+func MovedAt(ctx context.Context, db *sqldb.DB) (map[string]time.Time, error) {
+	out := make(map[string]time.Time)
+	if ok, err := tableExists(ctx, db); err != nil || !ok {
+		return out, err
+	}
+	var rows []struct {
+		Key string    `bun:"object_key"`
+		At  time.Time `bun:"at"`
+	}
+	err := db.Bun().NewSelect().TableExpr("r2plan_journal").
+		ColumnExpr("object_key").ColumnExpr("MAX(applied_at) AS at").
+		Where("action IN (?)", bun.In([]string{"copy", "rewrite"})).Where("object_key <> ''").
+		Group("object_key").Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("read the journal: %w", err)
+	}
+	for _, r := range rows {
+		out[r.Key] = r.At
+	}
+	return out, nil
+}
+
+// PlanEntries returns what r2plan journaled for one plan, oldest first.
+func PlanEntries(ctx context.Context, db *sqldb.DB, planID string) ([]Entry, error) {
+	if ok, err := tableExists(ctx, db); err != nil || !ok {
+		return nil, err
+	}
+	var entries []Entry
+	err := db.Bun().NewSelect().Model(&entries).Where("plan_id = ?", planID).Order("id").Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the journal of plan %s: %w", planID, err)
+	}
+	return entries, nil
+}
+
+// RecordDeletes journals deleted objects in one insert.
+func (j *Journal) RecordDeletes(ctx context.Context, planID string, deleted []apply.Deleted) error {
+	if len(deleted) == 0 {
+		return nil
+	}
+	now := j.now().UTC()
+	entries := make([]Entry, len(deleted))
+	for i, d := range deleted {
+		entries[i] = Entry{PlanID: planID, Action: "delete", Key: d.Key, ETag: d.ETag, Reference: d.Reason, AppliedAt: now}
+	}
+	_, err := j.db.Bun().NewInsert().Model(&entries).Exec(ctx)
+	return err
+}
