@@ -12,6 +12,7 @@ import (
 
 	"github.com/r2plan/r2plan/config"
 	"github.com/r2plan/r2plan/plan"
+	"github.com/r2plan/r2plan/providers/s3"
 	"github.com/r2plan/r2plan/providers/sqldb"
 	"github.com/r2plan/r2plan/state"
 )
@@ -33,6 +34,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var include, exclude listFlag
 	fs.Var(&include, "target", "plan only keys under this `prefix` (repeatable): a partial plan")
 	fs.Var(&exclude, "exclude", "leave keys under this `prefix` out of the plan (repeatable): a partial plan")
+	revert := fs.String("revert", "", "plan the undoing of an applied plan, given by its `id` or plan file")
 	vars := varsFlag{}
 	fs.Var(vars, "var", "set a variable that env() and var.NAME read (`name=value`, repeatable)")
 	if code, stop := parseFlags(fs, args); stop {
@@ -50,7 +52,11 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(include) > 0 || len(exclude) > 0 {
 		scope = &plan.Scope{Include: include, Exclude: exclude}
 	}
-	p, err := makePlan(ctx, cfg, scope, log)
+	if *revert != "" && scope != nil {
+		fmt.Fprintln(stderr, "Error: --revert undoes a whole plan; it takes no --target or --exclude")
+		return exitError
+	}
+	p, err := makePlan(ctx, cfg, scope, *revert, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return exitError
@@ -82,7 +88,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // makePlan lists the bucket, scans the references and computes the plan with its header.
-func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, log *slog.Logger) (*plan.Plan, error) {
+func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, revert string, log *slog.Logger) (*plan.Plan, error) {
 	refs := referencesOf(cfg)
 	var urls *plan.URLs
 	if cfg.Bucket.PublicURL != "" {
@@ -106,42 +112,18 @@ func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, log *s
 			return nil, fmt.Errorf("reference %q: %w", r.Name, err)
 		}
 	}
-	moved, err := state.MovedAt(ctx, db)
-	if err != nil {
-		return nil, err
-	}
-	var orphans *plan.Orphans
-	if o := cfg.Orphans; o != nil {
-		orphans = &plan.Orphans{Scope: o.Scope, Protect: o.Protect, MinAge: o.MinAge}
+	objects := func(yield func(plan.Object) error) error {
+		return bucket.List(ctx, "", func(key string, size int64, etag string, modified time.Time) error {
+			return yield(plan.Object{Key: key, Size: size, ETag: etag, Modified: modified})
+		})
 	}
 	start := time.Now()
-	p, err := plan.Make(plan.Inputs{
-		Now:         start,
-		GracePeriod: cfg.Layout.GracePeriod,
-		Moved: func(key string) (time.Time, bool) {
-			at, ok := moved[key]
-			return at, ok
-		},
-		Orphans:    orphans,
-		Scope:      scope,
-		Layout:     layoutOf(cfg),
-		URLs:       urls,
-		References: refs,
-		Objects: func(yield func(plan.Object) error) error {
-			return bucket.List(ctx, "", func(key string, size int64, etag string, modified time.Time) error {
-				return yield(plan.Object{Key: key, Size: size, ETag: etag, Modified: modified})
-			})
-		},
-		HoldsCopy: func(key, target, etag string, size int64) (bool, error) {
-			return bucket.HoldsCopy(ctx, target, etag, size)
-		},
-		Rows: func(ref plan.Reference, yield func(plan.Row) error) error {
-			t := sqldb.Table{Schema: ref.Schema, Name: ref.Table}
-			return db.Scan(ctx, t, ref.PrimaryKey, ref.Columns(), ref.Where, func(pk string, values []*string) error {
-				return yield(plan.Row{PK: pk, Values: values})
-			})
-		},
-	})
+	var p *plan.Plan
+	if revert != "" {
+		p, err = revertPlan(ctx, db, revert, objects)
+	} else {
+		p, err = forwardPlan(ctx, cfg, db, bucket, refs, urls, scope, objects, start)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -226,4 +208,72 @@ func (l *listFlag) String() string { return strings.Join(*l, ",") }
 func (l *listFlag) Set(s string) error {
 	*l = append(*l, s)
 	return nil
+}
+
+// forwardPlan computes the changes that bring the bucket and the rows to the layout.
+func forwardPlan(ctx context.Context, cfg *config.Config, db *sqldb.DB, bucket *s3.Bucket, refs []plan.Reference, urls *plan.URLs,
+	scope *plan.Scope, objects func(func(plan.Object) error) error, now time.Time) (*plan.Plan, error) {
+	moved, err := state.MovedAt(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	var orphans *plan.Orphans
+	if o := cfg.Orphans; o != nil {
+		orphans = &plan.Orphans{Scope: o.Scope, Protect: o.Protect, MinAge: o.MinAge}
+	}
+	return plan.Make(plan.Inputs{
+		Now:         now,
+		GracePeriod: cfg.Layout.GracePeriod,
+		Moved: func(key string) (time.Time, bool) {
+			at, ok := moved[key]
+			return at, ok
+		},
+		Orphans:    orphans,
+		Scope:      scope,
+		Layout:     layoutOf(cfg),
+		URLs:       urls,
+		References: refs,
+		Objects:    objects,
+		HoldsCopy: func(key, target, etag string, size int64) (bool, error) {
+			return bucket.HoldsCopy(ctx, target, etag, size)
+		},
+		Rows: func(ref plan.Reference, yield func(plan.Row) error) error {
+			t := sqldb.Table{Schema: ref.Schema, Name: ref.Table}
+			return db.Scan(ctx, t, ref.PrimaryKey, ref.Columns(), ref.Where, func(pk string, values []*string) error {
+				return yield(plan.Row{PK: pk, Values: values})
+			})
+		},
+	})
+}
+
+// revertPlan computes the undoing of an applied plan, named by its id or its file, from
+// what the journal recorded of it.
+func revertPlan(ctx context.Context, db *sqldb.DB, which string, objects func(func(plan.Object) error) error) (*plan.Plan, error) {
+	id := which
+	if _, err := os.Stat(which); err == nil {
+		f, _, digest, err := openPlan(which)
+		if err != nil {
+			return nil, err
+		}
+		f.Close()
+		id = plan.ID(digest)
+	}
+	entries, err := state.PlanEntries(ctx, db, id)
+	if err != nil {
+		return nil, err
+	}
+	in := plan.RevertInputs{PlanID: id, Objects: objects}
+	for _, e := range entries {
+		switch e.Action {
+		case "copy":
+			in.Copies = append(in.Copies, plan.Copied{Key: e.Key, Target: e.Target, TargetETag: e.ETag})
+		case "rewrite":
+			in.Rewrites = append(in.Rewrites, plan.Rewrite{Key: e.Key, Target: e.Target, Reference: e.Reference,
+				Column: e.Column, PK: e.PK, Old: e.Old, New: e.New})
+		}
+	}
+	if len(in.Copies)+len(in.Rewrites) == 0 {
+		return nil, fmt.Errorf("plan %s has no copies or rewrites in this database's journal: it was never applied here", id)
+	}
+	return plan.Revert(in)
 }

@@ -82,6 +82,11 @@ func TestScript(t *testing.T) {
 			"get":          cmdGet,
 			"sql":          cmdSQL,
 			"unresolved":   cmdUnresolved,
+			"sleep": func(ts *testscript.TestScript, neg bool, args []string) {
+				d, err := time.ParseDuration(args[0])
+				ts.Check(err)
+				time.Sleep(d)
+			},
 		},
 	})
 }

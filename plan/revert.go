@@ -1,0 +1,112 @@
+package plan
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// A Copied object is one that an applied plan copied: Key to Target, whose ETag was then
+// TargetETag.
+type Copied struct {
+	Key, Target, TargetETag string
+}
+
+// RevertInputs is what undoing an applied plan needs: the bucket as it is now and what
+// the plan's journal recorded.
+type RevertInputs struct {
+	PlanID   string
+	Objects  func(yield func(Object) error) error
+	Copies   []Copied
+	Rewrites []Rewrite // with Key and Target set
+}
+
+// A RevertError says why a plan cannot be reverted.
+type RevertError struct {
+	PlanID  string
+	Missing []string // sources that no longer exist
+}
+
+func (e *RevertError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "cannot revert plan %s: %d of its sources no longer exist (deleted after the grace period?), so its rows cannot point back at them", e.PlanID, len(e.Missing))
+	for i, k := range e.Missing {
+		if i == 5 {
+			fmt.Fprintf(&b, "\n  … and %d more", len(e.Missing)-i)
+			break
+		}
+		fmt.Fprintf(&b, "\n  %+q", k)
+	}
+	return b.String()
+}
+
+// Revert makes the plan that undoes an applied one: each row it rewrote is swapped back
+// (compare-and-swap on the value the plan wrote), then each copy it made is deleted, if
+// it is still the copy the plan made and nothing points at it. Every source must still
+// exist.
+func Revert(in RevertInputs) (*Plan, error) {
+	p := &Plan{}
+	s := &p.Header.Summary
+	s.Revert = in.PlanID
+	objects := make(map[string]objInfo)
+	if err := in.Objects(func(o Object) error {
+		objects[o.Key] = objInfo{o.Size, o.ETag, o.Modified}
+		s.Objects++
+		s.Bytes += o.Size
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("list bucket: %w", err)
+	}
+	type pair struct{ source, copy string }
+	back := make(map[pair][]Rewrite)
+	for _, c := range in.Copies {
+		back[pair{c.Key, c.Target}] = nil
+	}
+	for _, rw := range in.Rewrites {
+		pr := pair{rw.Key, rw.Target}
+		back[pr] = append(back[pr], Rewrite{Reference: rw.Reference, Column: rw.Column, PK: rw.PK, Old: rw.New, New: rw.Old})
+	}
+	pairs := make([]pair, 0, len(back))
+	var missing []string
+	for pr := range back {
+		pairs = append(pairs, pr)
+		if _, ok := objects[pr.source]; !ok {
+			missing = append(missing, pr.source)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return nil, &RevertError{PlanID: in.PlanID, Missing: missing}
+	}
+	slices.SortFunc(pairs, func(a, b pair) int { return cmp.Or(cmp.Compare(a.copy, b.copy), cmp.Compare(a.source, b.source)) })
+	for _, pr := range pairs {
+		rws := back[pr]
+		if len(rws) == 0 {
+			continue
+		}
+		slices.SortFunc(rws, compareRewrites)
+		src := objects[pr.source]
+		p.Moves = append(p.Moves, Move{Key: pr.copy, Target: pr.source, Rule: "revert", Size: src.size,
+			ETag: objects[pr.copy].etag, TargetETag: src.etag, Rewrites: rws})
+		s.Rewrites += len(rws)
+	}
+	copies := slices.Clone(in.Copies)
+	slices.SortFunc(copies, func(a, b Copied) int { return cmp.Compare(a.Target, b.Target) })
+	for _, c := range copies {
+		t, exists := objects[c.Target]
+		if !exists {
+			continue // already gone
+		}
+		if t.etag != c.TargetETag {
+			continue // no longer the copy the plan made: not r2plan's to delete
+		}
+		src := objects[c.Key]
+		p.Deletes = append(p.Deletes, Deletion{Key: c.Target, Reason: ReasonRevert, Size: t.size, ETag: t.etag,
+			Modified: t.modified, Target: c.Key, TargetETag: src.etag})
+		s.Deletes++
+		s.DeletesRevert++
+		s.DeleteBytes += t.size
+	}
+	return p, nil
+}
