@@ -1,0 +1,125 @@
+package plan
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestMakeDeletions(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	old, young := now.Add(-48*time.Hour), now.Add(-time.Minute)
+	objects := []Object{
+		{Key: "moved-long-ago.webp", Size: 1, ETag: "a", Modified: old},
+		{Key: "dev/moved-long-ago.webp", Size: 1, ETag: "a", Modified: old},
+		{Key: "moved-just-now.webp", Size: 2, ETag: "b", Modified: old},
+		{Key: "dev/moved-just-now.webp", Size: 2, ETag: "b", Modified: young},
+		{Key: "orphan-old.webp", Size: 3, ETag: "c", Modified: old},
+		{Key: "orphan-young.webp", Size: 4, ETag: "d", Modified: young},
+		{Key: "referenced-old.webp", Size: 5, ETag: "e", Modified: old},
+		{Key: "keep/protected.webp", Size: 6, ETag: "f", Modified: old},
+		{Key: "dev/unreferenced.webp", Size: 7, ETag: "g", Modified: old},
+	}
+	refs := map[string][]Row{"image": {{PK: "1", Values: []*string{ptr("referenced-old.webp"), nil}}}}
+	in := inputs(objects, refs)
+	in.Now = now
+	in.GracePeriod = 24 * time.Hour
+	in.Moved = func(key string) (time.Time, bool) {
+		if key == "moved-just-now.webp" {
+			return now.Add(-time.Hour), true
+		}
+		return time.Time{}, false // the other falls back to its copy's LastModified
+	}
+	in.Orphans = &Orphans{Scope: []string{""}, Protect: []string{"dev/", "prod/", "keep/"}, MinAge: time.Hour}
+	in.Layout.Rules = []Rule{prefixRule("all", "", "dev/")}
+	in.Layout.Placed = []string{"dev/", "prod/", "keep/"}
+	p, err := Make(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Deletion{
+		{Key: "moved-long-ago.webp", Reason: ReasonMoved, Size: 1, ETag: "a", Modified: old, Target: "dev/moved-long-ago.webp", TargetETag: "a"},
+		{Key: "orphan-old.webp", Reason: ReasonOrphan, Size: 3, ETag: "c", Modified: old},
+	}
+	if diff := cmp.Diff(want, p.Deletes); diff != "" {
+		t.Errorf("deletions (-want +got):\n%s", diff)
+	}
+	s := p.Header.Summary
+	if s.Kept != 1 || s.KeptFirstDue == nil || !s.KeptFirstDue.Equal(now.Add(23*time.Hour)) {
+		t.Errorf("kept %d, first due %v; want 1 due at %v", s.Kept, s.KeptFirstDue, now.Add(23*time.Hour))
+	}
+	if s.OrphansYoung != 1 || s.DeletesOrphan != 1 || s.DeletesMoved != 1 || s.DeleteBytes != 4 {
+		t.Errorf("young %d, orphan %d, moved %d, bytes %d; want 1, 1, 1, 4", s.OrphansYoung, s.DeletesOrphan, s.DeletesMoved, s.DeleteBytes)
+	}
+	// The young orphan and the referenced object are copied, not deleted.
+	var moved []string
+	for _, m := range p.Moves {
+		moved = append(moved, m.Key)
+	}
+	if diff := cmp.Diff([]string{"orphan-young.webp", "referenced-old.webp"}, moved); diff != "" {
+		t.Errorf("moves (-want +got):\n%s", diff)
+	}
+}
+
+func TestMakeScope(t *testing.T) {
+	objects := []Object{{Key: "a/1", ETag: "x"}, {Key: "a/b/2", ETag: "y"}, {Key: "c/3", ETag: "z"}}
+	refs := map[string][]Row{"image": {
+		{PK: "1", Values: []*string{ptr("a/1"), nil}},
+		{PK: "2", Values: []*string{ptr("c/3"), nil}},
+	}}
+	in := inputs(objects, refs)
+	in.Scope = &Scope{Include: []string{"a/"}, Exclude: []string{"a/b/"}}
+	p, err := Make(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Moves) != 1 || p.Moves[0].Key != "a/1" || p.Header.Summary.Rewrites != 1 || !p.Header.Summary.Partial {
+		t.Errorf("moves %+v, rewrites %d, partial %v; want only a/1 with its one row, partial",
+			p.Moves, p.Header.Summary.Rewrites, p.Header.Summary.Partial)
+	}
+}
+
+func TestRevert(t *testing.T) {
+	objects := []Object{
+		{Key: "a.webp", Size: 1, ETag: "s"}, {Key: "dev/a.webp", Size: 1, ETag: "s"},
+		{Key: "b.webp", Size: 2, ETag: "t"}, {Key: "dev/b.webp", Size: 2, ETag: "changed"},
+	}
+	list := func(yield func(Object) error) error {
+		for _, o := range objects {
+			if err := yield(o); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	in := RevertInputs{
+		PlanID:  "p1",
+		Objects: list,
+		Copies:  []Copied{{Key: "a.webp", Target: "dev/a.webp", TargetETag: "s"}, {Key: "b.webp", Target: "dev/b.webp", TargetETag: "t"}},
+		Rewrites: []Rewrite{{Key: "a.webp", Target: "dev/a.webp", Reference: "image", Column: "key", PK: "1",
+			Old: "a.webp", New: "dev/a.webp"}},
+	}
+	p, err := Revert(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantMoves := []Move{{Key: "dev/a.webp", Target: "a.webp", Rule: "revert", Size: 1, ETag: "s", TargetETag: "s",
+		Rewrites: []Rewrite{{Reference: "image", Column: "key", PK: "1", Old: "dev/a.webp", New: "a.webp"}}}}
+	if diff := cmp.Diff(wantMoves, p.Moves); diff != "" {
+		t.Errorf("moves (-want +got):\n%s", diff)
+	}
+	// dev/b.webp changed since the plan copied it: not r2plan's to delete.
+	wantDeletes := []Deletion{{Key: "dev/a.webp", Reason: ReasonRevert, Size: 1, ETag: "s", Target: "a.webp", TargetETag: "s"}}
+	if diff := cmp.Diff(wantDeletes, p.Deletes); diff != "" {
+		t.Errorf("deletes (-want +got):\n%s", diff)
+	}
+
+	objects = objects[1:] // a.webp is gone
+	_, err = Revert(in)
+	var re *RevertError
+	if !errors.As(err, &re) || len(re.Missing) != 1 || re.Missing[0] != "a.webp" {
+		t.Errorf("err = %v, want a RevertError naming a.webp", err)
+	}
+}
