@@ -77,11 +77,12 @@ func TestScript(t *testing.T) {
 		RequireExplicitExec: false,
 		Setup:               setupScript,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"seed-objects": cmdSeedObjects,
-			"objects":      cmdObjects,
-			"get":          cmdGet,
-			"sql":          cmdSQL,
-			"unresolved":   cmdUnresolved,
+			"seed-objects":  cmdSeedObjects,
+			"objects":       cmdObjects,
+			"get":           cmdGet,
+			"sql":           cmdSQL,
+			"unresolved":    cmdUnresolved,
+			"workflow-step": cmdWorkflowStep,
 			"sleep": func(ts *testscript.TestScript, neg bool, args []string) {
 				d, err := time.ParseDuration(args[0])
 				ts.Check(err)
