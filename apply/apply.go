@@ -84,6 +84,9 @@ type Options struct {
 	// nothing new.
 	Stop   <-chan struct{}
 	Logger *slog.Logger
+	// Progress, if set, is told how many items of a phase ("copy", "rewrite",
+	// "delete") were handled, whatever their outcome. It must be safe for concurrent use.
+	Progress func(phase string, n int)
 	// Hook, if set, is called at named points ("copied", "verified", "rewrite-tx",
 	// "rewritten") so tests can crash the process at a boundary.
 	Hook func(point string)
@@ -128,6 +131,9 @@ func Run(ctx context.Context, planID string, hdr plan.Header, entries func(func(
 	}
 	if o.Hook == nil {
 		o.Hook = func(string) {}
+	}
+	if o.Progress == nil {
+		o.Progress = func(string, int) {}
 	}
 	byName := make(map[string]plan.Reference, len(hdr.References))
 	for _, r := range hdr.References {
@@ -250,6 +256,9 @@ func (r *runner) copyAll(ctx context.Context, moves []plan.Move) ([]string, erro
 		g.Go(func() error {
 			m := &moves[i]
 			etag, did, err := r.copyOne(ctx, m)
+			if m.Copy {
+				defer r.o.Progress("copy", 1)
+			}
 			switch {
 			case err == nil:
 				verified[i] = etag
@@ -315,6 +324,7 @@ func (r *runner) rewriteAll(ctx context.Context, moves []plan.Move) error {
 			if err != nil {
 				return fmt.Errorf("rewrite %s.%s: %w", ref.Table, g.column, err)
 			}
+			r.o.Progress("rewrite", n)
 			r.res.Rewritten += res.Swapped
 			r.res.Already += res.Already
 			r.res.Drift = append(r.res.Drift, res.Drift...)

@@ -58,6 +58,7 @@ func (r *runner) deleteChunk(ctx context.Context, dels []plan.Deletion) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	defer r.o.Progress("delete", len(dels))
 	r.res.Gone += int(gone.Load())
 	var doomed []string
 	var deleted []Deleted

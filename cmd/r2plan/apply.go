@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 
 	"github.com/r2plan/r2plan/apply"
 	"github.com/r2plan/r2plan/plan"
@@ -25,6 +24,8 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	configPath := fs.String("config", "r2plan.hcl", "the configuration `file` the plan was made with (for credentials; its digest must match)")
 	parallelism := fs.Int("parallelism", 32, "copies in flight at once")
 	batch := fs.Int("batch-size", 1000, "rows per compare-and-swap statement")
+	var logOpts logOptions
+	logOpts.register(fs)
 	vars := varsFlag{}
 	fs.Var(vars, "var", "set a variable that env() and var.NAME read (`name=value`, repeatable)")
 	if code, stop := parseFlags(fs, args); stop {
@@ -48,8 +49,14 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if !ok {
 		return exitError
 	}
+	rawStderr := stderr
 	stderr = redacting(stderr, cfg.Secrets())
 	stdout = redacting(stdout, cfg.Secrets())
+	log, err := logOpts.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return exitError
+	}
 	refuse := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "Error: refusing the plan: "+format+"\nNothing was changed. Make a new plan with 'r2plan plan'.\n", a...)
 		return exitError
@@ -85,7 +92,18 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	planID := plan.ID(digest)
 	s := &hdr.Summary
 	fmt.Fprintf(stdout, "Applying plan %s: %d to copy, %d rows to rewrite, %d to delete.\n", planID, s.Copies, s.Rewrites, s.Deletes)
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// Bars draw on the terminal itself (no secret reaches them); logs go through the
+	// redactor.
+	prog := newProgress(rawStderr, log, logOpts.format)
+	phases := map[string]*phase{}
+	for _, ph := range []struct {
+		name  string
+		total int
+	}{{"copy", s.Copies}, {"rewrite", s.Rewrites}, {"delete", s.Deletes}} {
+		if ph.total > 0 {
+			phases[ph.name] = prog.phase(ph.name, int64(ph.total))
+		}
+	}
 	var urls *plan.URLs
 	if hdr.PublicURL != "" {
 		if urls, err = plan.NewURLs(hdr.PublicURL); err != nil {
@@ -99,7 +117,12 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		Stop:        stopOf(ctx),
 		Logger:      log,
 		Hook:        testHook(),
+		Progress:    func(name string, n int) { phases[name].add(n) },
 	})
+	for _, ph := range phases {
+		ph.finish()
+	}
+	prog.wait()
 	if res != nil {
 		fmt.Fprintf(stdout, "Copied %d objects (%d already in place); rewrote %d rows (%d already rewritten).\n",
 			res.Copied, res.Present, res.Rewritten, res.Already)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,6 +33,8 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var include, exclude listFlag
 	fs.Var(&include, "target", "plan only keys under this `prefix` (repeatable): a partial plan")
 	fs.Var(&exclude, "exclude", "leave keys under this `prefix` out of the plan (repeatable): a partial plan")
+	var logOpts logOptions
+	logOpts.register(fs)
 	revert := fs.String("revert", "", "plan the undoing of an applied plan, given by its `id` or plan file")
 	vars := varsFlag{}
 	fs.Var(vars, "var", "set a variable that env() and var.NAME read (`name=value`, repeatable)")
@@ -44,9 +45,15 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitError
 	}
+	rawStderr := stderr
 	stderr = redacting(stderr, cfg.Secrets())
 	stdout = redacting(stdout, cfg.Secrets())
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log, err := logOpts.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return exitError
+	}
+	prog := newProgress(rawStderr, log, logOpts.format)
 
 	var scope *plan.Scope
 	if len(include) > 0 || len(exclude) > 0 {
@@ -56,7 +63,8 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Error: --revert undoes a whole plan; it takes no --target or --exclude")
 		return exitError
 	}
-	p, err := makePlan(ctx, cfg, scope, *revert, log)
+	p, err := makePlan(ctx, cfg, scope, *revert, prog)
+	prog.wait()
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return exitError
@@ -88,7 +96,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // makePlan lists the bucket, scans the references and computes the plan with its header.
-func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, revert string, log *slog.Logger) (*plan.Plan, error) {
+func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, revert string, prog *progress) (*plan.Plan, error) {
 	refs := referencesOf(cfg)
 	var urls *plan.URLs
 	if cfg.Bucket.PublicURL != "" {
@@ -113,7 +121,10 @@ func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, revert
 		}
 	}
 	objects := func(yield func(plan.Object) error) error {
+		ph := prog.phase("list", 0)
+		defer ph.finish()
 		return bucket.List(ctx, "", func(key string, size int64, etag string, modified time.Time) error {
+			ph.add(1)
 			return yield(plan.Object{Key: key, Size: size, ETag: etag, Modified: modified})
 		})
 	}
@@ -122,12 +133,12 @@ func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, revert
 	if revert != "" {
 		p, err = revertPlan(ctx, db, revert, objects)
 	} else {
-		p, err = forwardPlan(ctx, cfg, db, bucket, refs, urls, scope, objects, start)
+		p, err = forwardPlan(ctx, cfg, db, bucket, refs, urls, scope, objects, start, prog)
 	}
 	if err != nil {
 		return nil, err
 	}
-	log.Info("planned", "objects", p.Header.Summary.Objects, "elapsed", time.Since(start))
+	prog.log.Info("planned", "objects", p.Header.Summary.Objects, "changes", p.Header.Summary.Changes(), "elapsed", time.Since(start).Round(time.Millisecond))
 	p.Header.ToolVersion = version
 	p.Header.CreatedAt = time.Now().UTC().Truncate(time.Second)
 	p.Header.ConfigDigest = cfg.Digest()
@@ -212,7 +223,7 @@ func (l *listFlag) Set(s string) error {
 
 // forwardPlan computes the changes that bring the bucket and the rows to the layout.
 func forwardPlan(ctx context.Context, cfg *config.Config, db *sqldb.DB, bucket *s3.Bucket, refs []plan.Reference, urls *plan.URLs,
-	scope *plan.Scope, objects func(func(plan.Object) error) error, now time.Time) (*plan.Plan, error) {
+	scope *plan.Scope, objects func(func(plan.Object) error) error, now time.Time, prog *progress) (*plan.Plan, error) {
 	moved, err := state.MovedAt(ctx, db)
 	if err != nil {
 		return nil, err
@@ -239,7 +250,10 @@ func forwardPlan(ctx context.Context, cfg *config.Config, db *sqldb.DB, bucket *
 		},
 		Rows: func(ref plan.Reference, yield func(plan.Row) error) error {
 			t := sqldb.Table{Schema: ref.Schema, Name: ref.Table}
+			ph := prog.phase("scan "+ref.Name, 0)
+			defer ph.finish()
 			return db.Scan(ctx, t, ref.PrimaryKey, ref.Columns(), ref.Where, func(pk string, values []*string) error {
+				ph.add(1)
 				return yield(plan.Row{PK: pk, Values: values})
 			})
 		},
