@@ -90,14 +90,9 @@ type moveState struct {
 func Make(in Inputs) (*Plan, error) {
 	p := &Plan{}
 	s := &p.Header.Summary
-	objects := make(map[string]objInfo)
-	if err := in.Objects(func(o Object) error {
-		objects[o.Key] = objInfo{o.Size, o.ETag, o.Modified}
-		s.Objects++
-		s.Bytes += o.Size
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("list bucket: %w", err)
+	objects, err := collect(in.Objects, s)
+	if err != nil {
+		return nil, err
 	}
 
 	// Map every key; the mapping must be injective, also under Unicode normalisation.
@@ -369,3 +364,17 @@ func sortedKeys[V any](m map[string]V) []string {
 // isMultipart reports whether an ETag is a multipart upload's ("<hex>-<parts>"), which
 // is not the MD5 of the content, so a copy's ETag differs from it.
 func isMultipart(etag string) bool { return strings.Contains(etag, "-") }
+
+// collect reads the listing into a compact map, counting it in s.
+func collect(list func(yield func(Object) error) error, s *Summary) (map[string]objInfo, error) {
+	objects := make(map[string]objInfo)
+	if err := list(func(o Object) error {
+		objects[o.Key] = objInfo{o.Size, o.ETag, o.Modified}
+		s.Objects++
+		s.Bytes += o.Size
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("list bucket: %w", err)
+	}
+	return objects, nil
+}

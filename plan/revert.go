@@ -49,14 +49,9 @@ func Revert(in RevertInputs) (*Plan, error) {
 	p := &Plan{}
 	s := &p.Header.Summary
 	s.Revert = in.PlanID
-	objects := make(map[string]objInfo)
-	if err := in.Objects(func(o Object) error {
-		objects[o.Key] = objInfo{o.Size, o.ETag, o.Modified}
-		s.Objects++
-		s.Bytes += o.Size
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("list bucket: %w", err)
+	objects, err := collect(in.Objects, s)
+	if err != nil {
+		return nil, err
 	}
 	type pair struct{ source, copy string }
 	back := make(map[pair][]Rewrite)

@@ -21,13 +21,12 @@ func init() { applyCommand.run = runApply }
 
 func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags(applyCommand, stderr)
-	configPath := fs.String("config", "r2plan.hcl", "the configuration `file` the plan was made with (for credentials; its digest must match)")
+	var cf configFlags
+	cf.register(fs)
 	parallelism := fs.Int("parallelism", 32, "copies in flight at once")
 	batch := fs.Int("batch-size", 1000, "rows per compare-and-swap statement")
 	var logOpts logOptions
 	logOpts.register(fs)
-	vars := varsFlag{}
-	fs.Var(vars, "var", "set a variable that env() and var.NAME read (`name=value`, repeatable)")
 	if code, stop := parseFlags(fs, args); stop {
 		return code
 	}
@@ -45,7 +44,7 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitError
 	}
 	defer f.Close()
-	cfg, ok := loadConfig(*configPath, vars, stderr)
+	cfg, ok := cf.load(stderr)
 	if !ok {
 		return exitError
 	}

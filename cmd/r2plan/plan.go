@@ -26,7 +26,8 @@ func init() { planCommand.run = runPlan }
 
 func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags(planCommand, stderr)
-	configPath := fs.String("config", "r2plan.hcl", "the configuration `file`")
+	var cf configFlags
+	cf.register(fs)
 	out := fs.String("out", "", "write the plan to `file`, for review and apply")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when the plan has changes (0 when none, 1 on error)")
 	maxDelete := fs.Int("max-delete", 0, "allow up to `N` deletions in this plan (default: the config's orphans.max_delete, else 1000)")
@@ -36,12 +37,10 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var logOpts logOptions
 	logOpts.register(fs)
 	revert := fs.String("revert", "", "plan the undoing of an applied plan, given by its `id` or plan file")
-	vars := varsFlag{}
-	fs.Var(vars, "var", "set a variable that env() and var.NAME read (`name=value`, repeatable)")
 	if code, stop := parseFlags(fs, args); stop {
 		return code
 	}
-	cfg, ok := loadConfig(*configPath, vars, stderr)
+	cfg, ok := cf.load(stderr)
 	if !ok {
 		return exitError
 	}

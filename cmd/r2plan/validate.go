@@ -16,13 +16,12 @@ func init() { validateCommand.run = runValidate }
 
 func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags(validateCommand, stderr)
-	configPath := fs.String("config", "r2plan.hcl", "the configuration `file`")
-	vars := varsFlag{}
-	fs.Var(vars, "var", "set a variable that env() and var.NAME read (`name=value`, repeatable)")
+	var cf configFlags
+	cf.register(fs)
 	if code, stop := parseFlags(fs, args); stop {
 		return code
 	}
-	cfg, ok := loadConfig(*configPath, vars, stderr)
+	cfg, ok := cf.load(stderr)
 	if !ok {
 		return exitError
 	}

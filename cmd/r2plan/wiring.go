@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -20,9 +21,21 @@ import (
 
 func planFormat() string { return plan.FormatVersion }
 
-// loadConfig loads and validates the config, printing its diagnostics.
-func loadConfig(path string, vars map[string]string, stderr io.Writer) (*config.Config, bool) {
-	cfg, diags := config.Load(path, vars, os.LookupEnv)
+// configFlags are the flags that name and parameterise the configuration.
+type configFlags struct {
+	path string
+	vars varsFlag
+}
+
+func (c *configFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.path, "config", "r2plan.hcl", "the configuration `file` (apply: the one the plan was made with; its digest must match)")
+	c.vars = varsFlag{}
+	fs.Var(c.vars, "var", "set a variable that env() and var.NAME read (`name=value`, repeatable)")
+}
+
+// load loads and validates the config, printing its diagnostics.
+func (c *configFlags) load(stderr io.Writer) (*config.Config, bool) {
+	cfg, diags := config.Load(c.path, c.vars, os.LookupEnv)
 	if len(diags) > 0 {
 		config.WriteDiagnostics(stderr, diags)
 	}
