@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -84,12 +85,28 @@ type Options struct {
 	// nothing new.
 	Stop   <-chan struct{}
 	Logger *slog.Logger
+	// Shard, when N > 1, limits the run to the moves and deletions whose key hashes to
+	// shard I of N, so that several machines share a plan.
+	Shard Shard
 	// Progress, if set, is told how many items of a phase ("copy", "rewrite",
 	// "delete") were handled, whatever their outcome. It must be safe for concurrent use.
 	Progress func(phase string, n int)
 	// Hook, if set, is called at named points ("copied", "verified", "rewrite-tx",
 	// "rewritten") so tests can crash the process at a boundary.
 	Hook func(point string)
+}
+
+// Shard is part I (from 0) of N of a plan.
+type Shard struct{ I, N int }
+
+// Owns reports whether key belongs to the shard (every key when N <= 1).
+func (s Shard) Owns(key string) bool {
+	if s.N <= 1 {
+		return true
+	}
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return int(h.Sum32()%uint32(s.N)) == s.I
 }
 
 // Result counts what a run did.
@@ -159,6 +176,8 @@ func Run(ctx context.Context, planID string, hdr plan.Header, entries func(func(
 	}
 	err := entries(func(e plan.Entry) error {
 		switch {
+		case e.Move != nil && !o.Shard.Owns(e.Move.Key), e.Delete != nil && !o.Shard.Owns(e.Delete.Key):
+			return nil
 		case e.Move != nil:
 			moves = append(moves, *e.Move)
 			if len(moves) >= o.ChunkSize {

@@ -11,16 +11,16 @@ import (
 	"github.com/r2plan/r2plan/providers/sqldb"
 )
 
-// tableExists reports whether the journal table exists, so that a plan (which may run
-// with read-only credentials) reads an empty history instead of creating it.
-func tableExists(ctx context.Context, db *sqldb.DB) (bool, error) {
-	q := `SELECT to_regclass('r2plan_journal') IS NOT NULL`
+// tableExists reports whether one of r2plan's tables exists, so that a plan (which may
+// run with read-only credentials) reads an empty history instead of creating it.
+func tableExists(ctx context.Context, db *sqldb.DB, name string) (bool, error) {
+	q := `SELECT to_regclass(?) IS NOT NULL`
 	if db.Dialect() == sqldb.SQLite {
-		q = `SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'r2plan_journal'`
+		q = `SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?`
 	}
 	var ok bool
-	if err := db.Bun().QueryRowContext(ctx, q).Scan(&ok); err != nil {
-		return false, fmt.Errorf("look for the journal table: %w", err)
+	if err := db.Bun().QueryRowContext(ctx, q, name).Scan(&ok); err != nil {
+		return false, fmt.Errorf("look for table %s: %w", name, err)
 	}
 	return ok, nil
 }
@@ -30,7 +30,7 @@ func tableExists(ctx context.Context, db *sqldb.DB) (bool, error) {
 // the history is empty.
 func MovedAt(ctx context.Context, db *sqldb.DB) (map[string]time.Time, error) {
 	out := make(map[string]time.Time)
-	if ok, err := tableExists(ctx, db); err != nil || !ok {
+	if ok, err := tableExists(ctx, db, "r2plan_journal"); err != nil || !ok {
 		return out, err
 	}
 	var rows []struct {
@@ -52,7 +52,7 @@ func MovedAt(ctx context.Context, db *sqldb.DB) (map[string]time.Time, error) {
 
 // PlanEntries returns what r2plan journaled for one plan, oldest first.
 func PlanEntries(ctx context.Context, db *sqldb.DB, planID string) ([]Entry, error) {
-	if ok, err := tableExists(ctx, db); err != nil || !ok {
+	if ok, err := tableExists(ctx, db, "r2plan_journal"); err != nil || !ok {
 		return nil, err
 	}
 	var entries []Entry

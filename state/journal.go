@@ -38,16 +38,42 @@ type Journal struct {
 
 var _ apply.Journal = (*Journal)(nil)
 
-// Open creates the journal table if it does not exist.
+// Open creates r2plan's tables (the journal and the apply lock) if they do not exist.
 func Open(ctx context.Context, db *sqldb.DB) (*Journal, error) {
-	b := db.Bun()
-	if _, err := b.NewCreateTable().Model((*Entry)(nil)).IfNotExists().Exec(ctx); err != nil {
-		return nil, fmt.Errorf("create journal table: %w", err)
-	}
-	if _, err := b.NewCreateIndex().Model((*Entry)(nil)).Index("r2plan_journal_plan_idx").IfNotExists().Column("plan_id", "action").Exec(ctx); err != nil {
-		return nil, fmt.Errorf("create journal index: %w", err)
+	if err := ensureTables(ctx, db); err != nil {
+		return nil, err
 	}
 	return &Journal{db: db, now: time.Now}, nil
+}
+
+// ensureTables creates r2plan's tables, once even when several applies (shards) start
+// together: PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe against a concurrent
+// twin, so creators take an advisory lock (SQLite serialises write transactions).
+func ensureTables(ctx context.Context, db *sqldb.DB) error {
+	return db.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if err := serialise(ctx, db, tx); err != nil {
+			return err
+		}
+		if _, err := tx.NewCreateTable().Model((*Entry)(nil)).IfNotExists().Exec(ctx); err != nil {
+			return fmt.Errorf("create journal table: %w", err)
+		}
+		if _, err := tx.NewCreateIndex().Model((*Entry)(nil)).Index("r2plan_journal_plan_idx").IfNotExists().Column("plan_id", "action").Exec(ctx); err != nil {
+			return fmt.Errorf("create journal index: %w", err)
+		}
+		if _, err := tx.NewCreateTable().Model((*LockInfo)(nil)).IfNotExists().Exec(ctx); err != nil {
+			return fmt.Errorf("create lock table: %w", err)
+		}
+		return nil
+	})
+}
+
+// serialise makes concurrent r2plan transactions that change its own tables take turns.
+func serialise(ctx context.Context, db *sqldb.DB, tx bun.Tx) error {
+	if db.Dialect() != sqldb.Postgres {
+		return nil // SQLite's write transactions already are serial
+	}
+	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(7271726100)")
+	return err
 }
 
 // RecordCopies journals verified copies in one insert.

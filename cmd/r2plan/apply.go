@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/r2plan/r2plan/apply"
 	"github.com/r2plan/r2plan/plan"
+	"github.com/r2plan/r2plan/providers/sqldb"
 	"github.com/r2plan/r2plan/state"
 )
 
@@ -25,6 +29,8 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cf.register(fs)
 	parallelism := fs.Int("parallelism", 32, "copies in flight at once")
 	batch := fs.Int("batch-size", 1000, "rows per compare-and-swap statement")
+	shardSpec := fs.String("shard", "", "apply only part `i/n` of the plan (i from 1), so n machines share it")
+	lockTimeout := fs.Duration("lock-timeout", 0, "wait this `long` for another apply to release the lock (default: refuse at once)")
 	var logOpts logOptions
 	logOpts.register(fs)
 	if code, stop := parseFlags(fs, args); stop {
@@ -36,6 +42,11 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if *parallelism < 1 || *batch < 1 {
 		fmt.Fprintln(stderr, "Error: --parallelism and --batch-size must be at least 1")
+		return exitError
+	}
+	shard, shardName, err := parseShard(*shardSpec)
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: --shard: %v\n", err)
 		return exitError
 	}
 	f, hdr, digest, err := openPlan(fs.Arg(0))
@@ -89,8 +100,17 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 
 	planID := plan.ID(digest)
+	lock, err := acquireLock(ctx, db, planID, shardName, *lockTimeout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return exitError
+	}
+	defer lock.Release(context.WithoutCancel(ctx))
 	s := &hdr.Summary
 	fmt.Fprintf(stdout, "Applying plan %s: %d to copy, %d rows to rewrite, %d to delete.\n", planID, s.Copies, s.Rewrites, s.Deletes)
+	if shard.N > 1 {
+		fmt.Fprintf(stdout, "This run is shard %s: only the keys that hash to it.\n", shardName)
+	}
 	// Bars draw on the terminal itself (no secret reaches them); logs go through the
 	// redactor.
 	prog := newProgress(rawStderr, log, logOpts.format)
@@ -112,6 +132,7 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	referrers := state.NewReferrers(db, hdr.References, urls)
 	res, err := apply.Run(ctx, planID, hdr, fileEntries(f), bucket, journal, referrers, apply.Options{
 		Parallelism: *parallelism,
+		Shard:       shard,
 		BatchSize:   *batch,
 		Stop:        stopOf(ctx),
 		Logger:      log,
@@ -156,4 +177,47 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	fmt.Fprintln(stdout, "Apply complete.")
 	return exitOK
+}
+
+// lockTTL is how long a lock holder on another host may stay silent before it counts
+// as dead (holders on this host are checked by process id at once).
+const lockTTL = 2 * time.Minute
+
+// acquireLock takes the apply lock, waiting up to timeout for another apply to finish.
+func acquireLock(ctx context.Context, db *sqldb.DB, planID, shard string, timeout time.Duration, stderr io.Writer) (*state.Lock, error) {
+	deadline := time.Now().Add(timeout)
+	said := false
+	for {
+		lock, err := state.Acquire(ctx, db, planID, shard, lockTTL)
+		var le *state.LockedError
+		if !errors.As(err, &le) {
+			return lock, err
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%w\nWait for it with --lock-timeout=10m; if that apply is dead on another machine, break the lock with 'r2plan unlock'", err)
+		}
+		if !said {
+			fmt.Fprintf(stderr, "Waiting for the lock: %v\n", err)
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// parseShard reads "i/n" (i from 1 to n) into the apply shard and its name.
+func parseShard(spec string) (apply.Shard, string, error) {
+	if spec == "" {
+		return apply.Shard{}, "all", nil
+	}
+	is, ns, ok := strings.Cut(spec, "/")
+	i, err1 := strconv.Atoi(is)
+	n, err2 := strconv.Atoi(ns)
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 1 || i > n {
+		return apply.Shard{}, "", fmt.Errorf("want i/n with 1 <= i <= n, got %q", spec)
+	}
+	return apply.Shard{I: i - 1, N: n}, fmt.Sprintf("%d/%d", i, n), nil
 }

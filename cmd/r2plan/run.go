@@ -30,7 +30,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		validateCommand, planCommand, showCommand, applyCommand, versionCommand,
+		validateCommand, planCommand, showCommand, applyCommand, unlockCommand, versionCommand,
 	}
 }
 

@@ -138,7 +138,11 @@ func testHook() func(string) {
 	if h := signalAt(os.Getenv("R2PLAN_TEST_CRASH"), syscall.SIGKILL); h != nil {
 		return h
 	}
-	return signalAt(os.Getenv("R2PLAN_TEST_INTERRUPT"), syscall.SIGINT)
+	if h := signalAt(os.Getenv("R2PLAN_TEST_INTERRUPT"), syscall.SIGINT); h != nil {
+		return h
+	}
+	// R2PLAN_TEST_PAUSE=point:n holds the run for three seconds there (lock tests).
+	return signalAt(os.Getenv("R2PLAN_TEST_PAUSE"), 0)
 }
 
 func signalAt(spec string, sig syscall.Signal) func(string) {
@@ -157,7 +161,9 @@ func signalAt(spec string, sig syscall.Signal) func(string) {
 		count++
 		c := count
 		mu.Unlock()
-		if c == n {
+		if c == n && sig == 0 {
+			time.Sleep(3 * time.Second)
+		} else if c == n {
 			syscall.Kill(os.Getpid(), sig)
 			if sig == syscall.SIGKILL {
 				select {}
