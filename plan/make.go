@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -134,7 +135,9 @@ func Make(in Inputs) (*Plan, error) {
 		o := objects[k]
 		m := &Move{Key: k, Target: target, Rule: rule, Size: o.size, ETag: o.etag, Copy: true}
 		st := &moveState{move: m}
-		if t, exists := objects[target]; exists {
+		if why := UnsafeKey(target); why != "" {
+			st.conflict = &Conflict{Key: k, Target: target, Reason: "unsafe target: " + why, Size: o.size, ETag: o.etag}
+		} else if t, exists := objects[target]; exists {
 			same := t.size == o.size && t.etag == o.etag
 			if !same && t.size == o.size && isMultipart(o.etag) && in.HoldsCopy != nil {
 				var err error
@@ -146,7 +149,7 @@ func Make(in Inputs) (*Plan, error) {
 				m.Copy = false
 				m.TargetETag = t.etag
 			} else {
-				st.conflict = &Conflict{Key: k, Target: target, Size: o.size, ETag: o.etag, TargetSize: t.size, TargetETag: t.etag}
+				st.conflict = &Conflict{Key: k, Target: target, Reason: ReasonTargetDiffers, Size: o.size, ETag: o.etag, TargetSize: t.size, TargetETag: t.etag}
 			}
 		}
 		moves[k] = st
@@ -377,4 +380,33 @@ func collect(list func(yield func(Object) error) error, s *Summary) (map[string]
 		return nil, fmt.Errorf("list bucket: %w", err)
 	}
 	return objects, nil
+}
+
+// ReasonTargetDiffers is the reason of a conflict whose target holds other content.
+const ReasonTargetDiffers = "target exists with different content"
+
+// UnsafeKey says why r2plan will not write an object at key, or "" when it will: a key
+// longer than S3's 1,024 bytes, not valid UTF-8, with a control character, starting
+// with "/", or with a "." or ".." path segment (browsers and CDNs resolve those in a
+// URL, so its public URL would name another object).
+func UnsafeKey(key string) string {
+	switch {
+	case len(key) > 1024:
+		return fmt.Sprintf("%d bytes, longer than the 1024 an S3 key may have", len(key))
+	case !utf8.ValidString(key):
+		return "not valid UTF-8"
+	case strings.HasPrefix(key, "/"):
+		return `starts with "/"`
+	}
+	for _, r := range key {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Sprintf("control character %U", r)
+		}
+	}
+	for _, seg := range strings.Split(key, "/") {
+		if seg == "." || seg == ".." {
+			return fmt.Sprintf("a %q path segment, which a URL resolves away", seg)
+		}
+	}
+	return ""
 }

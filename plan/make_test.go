@@ -94,7 +94,7 @@ func TestMake(t *testing.T) {
 	if diff := cmp.Diff(wantDangling, p.Dangling); diff != "" {
 		t.Errorf("dangling (-want +got):\n%s", diff)
 	}
-	wantConflicts := []Conflict{{Key: "clash.webp", Target: "dev/clash.webp", Size: 7, ETag: `"e5"`, TargetSize: 7, TargetETag: `"other"`, Rows: 1}}
+	wantConflicts := []Conflict{{Key: "clash.webp", Target: "dev/clash.webp", Reason: ReasonTargetDiffers, Size: 7, ETag: `"e5"`, TargetSize: 7, TargetETag: `"other"`, Rows: 1}}
 	if diff := cmp.Diff(wantConflicts, p.Conflicts); diff != "" {
 		t.Errorf("conflicts (-want +got):\n%s", diff)
 	}
@@ -239,5 +239,36 @@ func TestMakeMultipartCopyRecognised(t *testing.T) {
 	}
 	if s := p.Header.Summary; s.Kept != 1 || s.Conflicts != 1 || s.Copies != 0 {
 		t.Errorf("kept %d, conflicts %d, copies %d; want 1, 1, 0", s.Kept, s.Conflicts, s.Copies)
+	}
+}
+
+func TestUnsafeTargets(t *testing.T) {
+	long := strings.Repeat("k", 1022) // "dev/" makes it 1026 bytes
+	tests := map[string]string{
+		"a/../b":           `".." path segment`,
+		"a/./b":            `"." path segment`,
+		"ctl\x01.webp":     "control character U+0001",
+		"del\x7f":          "control character U+007F",
+		"bad\xff.webp":     "not valid UTF-8",
+		long:               "1026 bytes",
+		"fine..name.webp":  "",
+		"a//b/c.webp":      "",
+		"dev-ok/é ü+%.bin": "",
+	}
+	for key, want := range tests {
+		in := inputs([]Object{{Key: key, Size: 1, ETag: "e"}}, nil)
+		p, err := Make(in)
+		if err != nil {
+			t.Fatalf("%q: %v", key, err)
+		}
+		switch {
+		case want == "" && (len(p.Conflicts) != 0 || len(p.Moves) != 1):
+			t.Errorf("%q: conflicts %v, want a plain move", key, p.Conflicts)
+		case want != "" && (len(p.Conflicts) != 1 || !strings.Contains(p.Conflicts[0].Reason, want)):
+			t.Errorf("%q: conflicts %v, want one whose reason says %q", key, p.Conflicts, want)
+		}
+	}
+	if got := UnsafeKey("/leading"); !strings.Contains(got, `starts with "/"`) {
+		t.Errorf("UnsafeKey(/leading) = %q", got)
 	}
 }

@@ -123,11 +123,14 @@ type Dangling struct {
 	Key       string `json:"key"`
 }
 
-// A Conflict is a move whose target already holds other content: the object and its rows
-// are left alone.
+// A Conflict is a move that cannot happen, most often because its target already holds
+// other content: the object and its rows are left alone.
 type Conflict struct {
-	Key        string `json:"key"`
-	Target     string `json:"target"`
+	Key    string `json:"key"`
+	Target string `json:"target"`
+	// Reason says why the move cannot happen: the target holds other content, or the
+	// target is no key r2plan will write (see UnsafeKey).
+	Reason     string `json:"reason"`
 	Size       int64  `json:"size"`
 	ETag       string `json:"etag"`
 	TargetSize int64  `json:"target_size"`

@@ -68,7 +68,7 @@ func partialLine(s *plan.Summary) string {
 func findings(s *plan.Summary) []string {
 	var out []string
 	if s.Conflicts > 0 {
-		out = append(out, fmt.Sprintf("%d object(s) not moved: the target exists with different content (conflicts; their rows are left alone).", s.Conflicts))
+		out = append(out, fmt.Sprintf("%d object(s) not moved: the target exists with different content or is unsafe (conflicts; their rows are left alone).", s.Conflicts))
 	}
 	if s.Dangling > 0 {
 		out = append(out, fmt.Sprintf("%d reference(s) dangling: the row points at an object that does not exist (reported, not rewritten).", s.Dangling))
@@ -207,7 +207,7 @@ func (v tableView) render(h *plan.Header, entries func(func(plan.Entry) error) e
 		case e.Conflict != nil:
 			nConflicts++
 			if len(conflicts) < limit {
-				conflicts = append(conflicts, []string{e.Conflict.Key, e.Conflict.Target, fmt.Sprint(e.Conflict.Rows)})
+				conflicts = append(conflicts, []string{e.Conflict.Key, e.Conflict.Target, e.Conflict.Reason, fmt.Sprint(e.Conflict.Rows)})
 			}
 		case e.Dangling != nil:
 			nDangling++
@@ -241,7 +241,7 @@ func (v tableView) render(h *plan.Header, entries func(func(plan.Entry) error) e
 	if err := section("Deletions", nDeletes, []string{"reason", "key", "size", "identical copy at"}, deletes); err != nil {
 		return err
 	}
-	if err := section("Conflicts", nConflicts, []string{"key", "target (different content)", "rows"}, conflicts); err != nil {
+	if err := section("Conflicts", nConflicts, []string{"key", "target", "why not moved", "rows"}, conflicts); err != nil {
 		return err
 	}
 	if err := section("Dangling references", nDangling, []string{"reference", "row", "value"}, dangling); err != nil {

@@ -55,7 +55,7 @@ func (v markdownView) render(h *plan.Header, entries func(func(plan.Entry) error
 	room := (markdownBudget - b.Len()) / 4
 	moves := newCollapsed("Changes", room)
 	deletes := newCollapsed("Deletions", room)
-	conflicts := newCollapsed("Conflicts (target exists with different content)", room)
+	conflicts := newCollapsed("Conflicts (not moved)", room)
 	dangling := newCollapsed("Dangling references", room)
 	err := entries(func(e plan.Entry) error {
 		switch {
@@ -74,7 +74,7 @@ func (v markdownView) render(h *plan.Header, entries func(func(plan.Entry) error
 			}
 			deletes.add(item)
 		case e.Conflict != nil:
-			conflicts.add(fmt.Sprintf("- `%s` → `%s` (%d rows)\n", mdEscape(e.Conflict.Key), mdEscape(e.Conflict.Target), e.Conflict.Rows))
+			conflicts.add(fmt.Sprintf("- `%s` → `%s`: %s (%d rows)\n", mdEscape(e.Conflict.Key), mdEscape(e.Conflict.Target), mdEscape(e.Conflict.Reason), e.Conflict.Rows))
 		case e.Dangling != nil:
 			d := e.Dangling
 			dangling.add(fmt.Sprintf("- `%s.%s` row `%s`: `%s`\n", mdEscape(d.Reference), mdEscape(d.Column), mdEscape(d.PK), mdEscape(d.Value)))
