@@ -250,10 +250,8 @@ func Make(in Inputs) (*Plan, error) {
 		_, isReferenced := referenced[k]
 		_, isTarget := targets[k]
 		orphan := !isReferenced && !isTarget && in.Orphans.covers(k)
-		if orphan && in.Now.Sub(o.modified) < in.Orphans.MinAge {
-			orphan = false
-			s.OrphansYoung++
-		}
+		young := orphan && in.Now.Sub(o.modified) < in.Orphans.MinAge
+		orphan = orphan && !young
 		switch {
 		case moving && st.conflict != nil:
 			p.Conflicts = append(p.Conflicts, *st.conflict)
@@ -287,8 +285,15 @@ func Make(in Inputs) (*Plan, error) {
 		case orphan && (!moving || st.move.Copy):
 			// An unreferenced object old enough to go: deleted, not copied.
 			p.Deletes = append(p.Deletes, Deletion{Key: k, Reason: ReasonOrphan, Size: o.size, ETag: o.etag, Modified: o.modified})
-		case moving:
+		case !moving:
+			if young {
+				s.OrphansYoung++
+			}
+		default:
 			m := st.move
+			if young && m.Copy {
+				s.OrphansYoung++ // not deleted yet: moved with the rest
+			}
 			slices.SortFunc(m.Rewrites, compareRewrites)
 			if m.Copy {
 				s.Copies++
