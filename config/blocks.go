@@ -21,6 +21,7 @@ var bucketSchema = &hcl.BodySchema{
 		{Name: "secret_access_key"},
 		{Name: "public_url"},
 		{Name: "path_style"},
+		{Name: "no_overwrite"},
 	},
 }
 
@@ -53,6 +54,15 @@ func (d *decoder) bucket(b *hcl.Block) Bucket {
 	}
 	if !d.boolean(a, "path_style", &out.PathStyle) {
 		out.PathStyle = out.Endpoint != ""
+	}
+	out.NoOverwrite = "auto"
+	if d.str(a, "no_overwrite", &out.NoOverwrite) {
+		switch out.NoOverwrite {
+		case "auto", "head", "if-none-match", "r2-header":
+		default:
+			d.add(attrError(a["no_overwrite"], "Invalid no_overwrite",
+				fmt.Sprintf(`no_overwrite is "auto", "head", "if-none-match" or "r2-header", not %q.`, out.NoOverwrite)))
+		}
 	}
 	return out
 }

@@ -33,7 +33,12 @@ type Bucket struct {
 	SecretAccessKey string // secret
 	PublicURL       string // absolute http(s) URL without a trailing "/", or ""
 	PathStyle       bool   // defaults to true when Endpoint is set
-	DeclRange       hcl.Range
+	// NoOverwrite is how a copy makes sure it replaces no other content at its target:
+	// "head" (a HEAD first; any server), "if-none-match" (AWS S3's conditional copy),
+	// "r2-header" (R2's cf-copy-destination-if-none-match), or "auto" (the default:
+	// chosen from the endpoint's host).
+	NoOverwrite string
+	DeclRange   hcl.Range
 }
 
 // Database is the database whose rows reference objects in the bucket.

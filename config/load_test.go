@@ -49,6 +49,7 @@ func charhubWant(env, publicURL string) *Config {
 			SecretAccessKey: "sk-charhub-very-secret",
 			PublicURL:       publicURL,
 			PathStyle:       true,
+			NoOverwrite:     "auto",
 		},
 		Database: Database{URL: "postgres://charhub:p%40ss-w0rd@db.internal:5432/charhub?sslmode=require"},
 		Layout: Layout{
@@ -111,7 +112,7 @@ func TestLoadExamples(t *testing.T) {
 			},
 			want: &Config{
 				Filename: avatars,
-				Bucket:   Bucket{Name: "avatars", Region: "us-east-1"},
+				Bucket:   Bucket{Name: "avatars", Region: "us-east-1", NoOverwrite: "auto"},
 				Database: Database{URL: "sqlite:/var/lib/app/app.db"},
 				Layout: Layout{
 					Placed:      []string{"characters/", "stories/"},

@@ -31,6 +31,7 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	batch := fs.Int("batch-size", 1000, "rows per compare-and-swap statement")
 	shardSpec := fs.String("shard", "", "apply only part `i/n` of the plan (i from 1), so n machines share it")
 	lockTimeout := fs.Duration("lock-timeout", 0, "wait this `long` for another apply to release the lock (default: refuse at once)")
+	rate := fs.Float64("rate", 0, "send at most `N` requests per second to the bucket, retries included (0: no cap)")
 	var logOpts logOptions
 	logOpts.register(fs)
 	if code, stop := parseFlags(fs, args); stop {
@@ -88,7 +89,7 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if id := databaseID(db); id != hdr.Database {
 		return refuse("it is for the %s, the configuration opens the %s", databaseName(hdr.Database), databaseName(id))
 	}
-	bucket, err := openBucket(ctx, cfg, *parallelism)
+	bucket, err := openBucket(ctx, cfg, *parallelism, *rate)
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: open bucket: %v\n", err)
 		return exitError

@@ -34,6 +34,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var include, exclude listFlag
 	fs.Var(&include, "target", "plan only keys under this `prefix` (repeatable): a partial plan")
 	fs.Var(&exclude, "exclude", "leave keys under this `prefix` out of the plan (repeatable): a partial plan")
+	rate := fs.Float64("rate", 0, "send at most `N` requests per second to the bucket (0: no cap)")
 	var logOpts logOptions
 	logOpts.register(fs)
 	revert := fs.String("revert", "", "plan the undoing of an applied plan, given by its `id` or plan file")
@@ -62,7 +63,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Error: --revert undoes a whole plan; it takes no --target or --exclude")
 		return exitError
 	}
-	p, err := makePlan(ctx, cfg, scope, *revert, prog)
+	p, err := makePlan(ctx, cfg, scope, *revert, *rate, prog)
 	prog.wait()
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
@@ -95,7 +96,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // makePlan lists the bucket, scans the references and computes the plan with its header.
-func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, revert string, prog *progress) (*plan.Plan, error) {
+func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, revert string, ratePerSecond float64, prog *progress) (*plan.Plan, error) {
 	refs := referencesOf(cfg)
 	var urls *plan.URLs
 	if cfg.Bucket.PublicURL != "" {
@@ -105,7 +106,7 @@ func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, revert
 		}
 		urls = u
 	}
-	bucket, err := openBucket(ctx, cfg, 32)
+	bucket, err := openBucket(ctx, cfg, 32, ratePerSecond)
 	if err != nil {
 		return nil, fmt.Errorf("open bucket: %w", err)
 	}

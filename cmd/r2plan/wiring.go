@@ -73,7 +73,7 @@ func bucketID(cfg *config.Config) plan.BucketID {
 	return plan.BucketID{Endpoint: host, Name: cfg.Bucket.Name}
 }
 
-func openBucket(ctx context.Context, cfg *config.Config, parallelism int) (*s3.Bucket, error) {
+func openBucket(ctx context.Context, cfg *config.Config, parallelism int, ratePerSecond float64) (*s3.Bucket, error) {
 	return s3.Open(ctx, s3.Options{
 		Endpoint:        cfg.Bucket.Endpoint,
 		Region:          cfg.Bucket.Region,
@@ -82,7 +82,33 @@ func openBucket(ctx context.Context, cfg *config.Config, parallelism int) (*s3.B
 		SecretAccessKey: cfg.Bucket.SecretAccessKey,
 		PathStyle:       cfg.Bucket.PathStyle,
 		Parallelism:     parallelism,
+		NoOverwrite:     noOverwriteMode(cfg.Bucket),
+		Rate:            ratePerSecond,
 	})
+}
+
+// noOverwriteMode picks how copies refuse to overwrite other content: the conditional
+// header the server is known to honour (one request per copy), else a HEAD first.
+func noOverwriteMode(b config.Bucket) s3.NoOverwriteMode {
+	switch b.NoOverwrite {
+	case "head":
+		return s3.NoOverwriteByHead
+	case "if-none-match":
+		return s3.NoOverwriteByIfNoneMatch
+	case "r2-header":
+		return s3.NoOverwriteByR2Header
+	}
+	host := ""
+	if u, err := url.Parse(b.Endpoint); err == nil {
+		host = strings.ToLower(u.Hostname())
+	}
+	switch {
+	case strings.HasSuffix(host, ".r2.cloudflarestorage.com"):
+		return s3.NoOverwriteByR2Header
+	case b.Endpoint == "" || strings.HasSuffix(host, ".amazonaws.com"):
+		return s3.NoOverwriteByIfNoneMatch
+	}
+	return s3.NoOverwriteByHead
 }
 
 func openDatabase(ctx context.Context, cfg *config.Config) (*sqldb.DB, error) {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/r2plan/r2plan/apply"
 	"net"
 	"net/http"
 	"net/url"
@@ -17,7 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"golang.org/x/time/rate"
 
+	"github.com/r2plan/r2plan/apply"
 	"github.com/r2plan/r2plan/providers"
 )
 
@@ -90,6 +91,9 @@ type Options struct {
 	MaxAttempts int
 	// NoOverwrite chooses how Copy refuses to overwrite a differing target.
 	NoOverwrite NoOverwriteMode
+	// Rate caps the requests per second sent to the server (0: no cap), for a
+	// production bucket that serves live traffic. Retries count too.
+	Rate float64
 }
 
 // Bucket is one bucket on an S3-compatible server. Its methods are safe for
@@ -149,9 +153,13 @@ func Open(ctx context.Context, o Options) (*Bucket, error) {
 		d.KeepAlive = 30 * time.Second
 	})
 
+	var client aws.HTTPClient = httpClient
+	if o.Rate > 0 {
+		client = &limitedClient{next: httpClient, lim: rate.NewLimiter(rate.Limit(o.Rate), max(1, int(o.Rate/10)))}
+	}
 	cfg := aws.Config{
 		Region:                     o.Region,
-		HTTPClient:                 httpClient,
+		HTTPClient:                 client,
 		Retryer:                    func() aws.Retryer { return newRetryer(o.MaxAttempts) },
 		RetryMaxAttempts:           o.MaxAttempts,
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
@@ -165,13 +173,26 @@ func Open(ctx context.Context, o Options) (*Bucket, error) {
 			return nil, err
 		}
 	}
-	client := s3.NewFromConfig(cfg, func(so *s3.Options) {
+	s3client := s3.NewFromConfig(cfg, func(so *s3.Options) {
 		if o.Endpoint != "" {
 			so.BaseEndpoint = aws.String(o.Endpoint)
 		}
 		so.UsePathStyle = o.PathStyle
 	})
-	return &Bucket{client: client, opts: o, identity: identity}, nil
+	return &Bucket{client: s3client, opts: o, identity: identity}, nil
+}
+
+// limitedClient sends at most its limiter's rate of requests.
+type limitedClient struct {
+	next aws.HTTPClient
+	lim  *rate.Limiter
+}
+
+func (c *limitedClient) Do(r *http.Request) (*http.Response, error) {
+	if err := c.lim.Wait(r.Context()); err != nil {
+		return nil, err
+	}
+	return c.next.Do(r)
 }
 
 // identityOf is "host/bucket" of the endpoint, without scheme or credentials.
