@@ -1,0 +1,209 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/r2plan/r2plan/apply"
+	"github.com/r2plan/r2plan/internal/testenv"
+	"github.com/r2plan/r2plan/plan"
+	"github.com/r2plan/r2plan/providers/sqldb"
+)
+
+var pg *testenv.Postgres
+
+func TestMain(m *testing.M) { os.Exit(testMain(m)) }
+
+func testMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "state-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if pg, err = testenv.StartPostgres(ctx, dir, ""); err != nil {
+		fmt.Fprintf(os.Stderr, "start PostgreSQL: %v\n", err)
+		return 1
+	}
+	defer pg.Stop()
+	return m.Run()
+}
+
+var seq atomic.Int64
+
+// forEachDB runs f on a fresh PostgreSQL database and a fresh SQLite file, each with
+// the charhub schema.
+func forEachDB(t *testing.T, f func(t *testing.T, db *sqldb.DB)) {
+	for _, dialect := range []string{sqldb.Postgres, sqldb.SQLite} {
+		t.Run(dialect, func(t *testing.T) {
+			url := "sqlite:" + filepath.Join(t.TempDir(), "state.db")
+			if dialect == sqldb.Postgres {
+				var err error
+				if url, err = pg.CreateDatabase(t.Context(), fmt.Sprintf("state_%d", seq.Add(1))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			db, err := sqldb.Open(t.Context(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			schema, err := os.ReadFile("../testdata/charhub/schema.sql")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Bun().ExecContext(t.Context(), string(schema)); err != nil {
+				t.Fatal(err)
+			}
+			f(t, db)
+		})
+	}
+}
+
+var imageRef = plan.Reference{Name: "image", Table: "CharacterImage", PrimaryKey: "id", KeyColumn: "key", URLColumn: "url"}
+
+func TestJournalRewrite(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := t.Context()
+		_, err := db.Bun().ExecContext(ctx, `INSERT INTO "CharacterImage" ("id", "characterId", "url", "key") VALUES
+			('a', 'c', 'u', 'old-a'), ('b', 'c', 'u', 'changed-by-app'), ('c', 'c', 'u', 'new-c')`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := Open(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rws := []plan.Rewrite{
+			{Key: "old-a", Target: "new-a", Reference: "image", Column: "key", PK: "a", Old: "old-a", New: "new-a"},
+			{Key: "old-b", Target: "new-b", Reference: "image", Column: "key", PK: "b", Old: "old-b", New: "new-b"},
+			{Key: "old-c", Target: "new-c", Reference: "image", Column: "key", PK: "c", Old: "old-c", New: "new-c"},
+			{Key: "old-d", Target: "new-d", Reference: "image", Column: "key", PK: "d", Old: "old-d", New: "new-d"},
+		}
+		res, err := j.Rewrite(ctx, "p1", imageRef, "key", rws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := apply.RewriteResult{Swapped: 1, Already: 1, Drift: []apply.Drift{
+			{Ref: "image.key[b]", Reason: "value changed since the plan; not overwritten"},
+			{Ref: "image.key[d]", Reason: "row deleted since the plan"},
+		}}
+		if diff := cmp.Diff(want, res); diff != "" {
+			t.Errorf("result (-want +got):\n%s", diff)
+		}
+		var got []string
+		if err := db.Bun().NewSelect().Table("CharacterImage").Column("key").Order("id").Scan(ctx, &got); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{"new-a", "changed-by-app", "new-c"}, got); diff != "" {
+			t.Errorf("rows (-want +got):\n%s", diff)
+		}
+		// The journal holds the one swapped row, with its object, and MovedAt knows it.
+		entries, err := PlanEntries(ctx, db, "p1")
+		if err != nil || len(entries) != 1 || entries[0].Key != "old-a" || entries[0].Target != "new-a" || entries[0].Old != "old-a" {
+			t.Fatalf("journal = %+v, %v", entries, err)
+		}
+		moved, err := MovedAt(ctx, db)
+		if _, ok := moved["old-a"]; err != nil || !ok || len(moved) != 1 {
+			t.Errorf("MovedAt = %v, %v", moved, err)
+		}
+	})
+}
+
+func TestHistoryWithoutJournal(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sqldb.DB) {
+		moved, err := MovedAt(t.Context(), db)
+		if err != nil || len(moved) != 0 {
+			t.Errorf("MovedAt without a journal = %v, %v; want empty", moved, err)
+		}
+		if ok, _ := tableExists(t.Context(), db, "r2plan_journal"); ok {
+			t.Error("reading the history created the journal table")
+		}
+	})
+}
+
+func TestReferrers(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := t.Context()
+		_, err := db.Bun().ExecContext(ctx, `INSERT INTO "CharacterImage" ("id", "characterId", "url", "key") VALUES
+			('1', 'c', 'https://media.example/a%20b.webp?v=1', NULL),
+			('2', 'c', 'https://cdn.other/c.webp', 'c.webp'),
+			('3', 'c', 'https://media.example/unencoded d.webp', NULL)`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		urls, _ := plan.NewURLs("https://media.example")
+		r := NewReferrers(db, []plan.Reference{imageRef}, urls)
+		got, err := r.Referenced(ctx, []string{"a b.webp", "c.webp", "unencoded d.webp", "free.webp"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{"a b.webp": "image.url[1]", "c.webp": "image.key[2]", "unencoded d.webp": "image.url[3]"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("referenced (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestLock(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := t.Context()
+		l1, err := Acquire(ctx, db, "planA", "1/2", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l2, err := Acquire(ctx, db, "planA", "2/2", time.Minute)
+		if err != nil {
+			t.Fatalf("a second shard of the plan: %v", err)
+		}
+		var le *LockedError
+		if _, err := Acquire(ctx, db, "planA", "1/2", time.Minute); !errors.As(err, &le) || le.Holder.Shard != "1/2" {
+			t.Errorf("the same shard again: %v, want LockedError", err)
+		}
+		if _, err := Acquire(ctx, db, "planB", "all", time.Minute); !errors.As(err, &le) || le.Holder.PlanID != "planA" {
+			t.Errorf("another plan: %v, want LockedError naming planA", err)
+		}
+		l1.Release(ctx)
+		l2.Release(ctx)
+		l3, err := Acquire(ctx, db, "planB", "all", time.Minute)
+		if err != nil {
+			t.Fatalf("after release: %v", err)
+		}
+		l3.Release(ctx)
+
+		// A holder on another host that went silent is stale after the ttl; a live one
+		// there is not, until broken.
+		_, err = db.Bun().NewInsert().Model(&LockInfo{PlanID: "x", Shard: "all", Holder: "bob", Host: "elsewhere", PID: 1,
+			StartedAt: time.Now(), Heartbeat: time.Now().Add(-time.Hour).Unix()}).Exec(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l4, err := Acquire(ctx, db, "planC", "all", time.Minute)
+		if err != nil {
+			t.Fatalf("a stale holder should not block: %v", err)
+		}
+		l4.Release(ctx)
+		_, err = db.Bun().NewInsert().Model(&LockInfo{PlanID: "y", Shard: "all", Holder: "carol", Host: "elsewhere", PID: 1,
+			StartedAt: time.Now(), Heartbeat: time.Now().Unix()}).Exec(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Acquire(ctx, db, "planC", "all", time.Minute); !errors.As(err, &le) || le.Holder.Holder != "carol" {
+			t.Errorf("a live holder elsewhere: %v, want LockedError naming carol", err)
+		}
+		broken, err := Break(ctx, db)
+		if err != nil || len(broken) != 1 || broken[0].Holder != "carol" {
+			t.Errorf("Break = %v, %v", broken, err)
+		}
+	})
+}
