@@ -16,6 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	smithyauth "github.com/aws/smithy-go/auth"
+	smithyendpoints "github.com/aws/smithy-go/endpoints"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"golang.org/x/time/rate"
 
 	"github.com/r2plan/r2plan/apply"
@@ -173,9 +177,18 @@ func Open(ctx context.Context, o Options) (*Bucket, error) {
 			return nil, err
 		}
 	}
+	var resolver *staticEndpoint
+	if o.Endpoint != "" {
+		base, err := url.Parse(o.Endpoint)
+		if err != nil || base.Host == "" {
+			return nil, fmt.Errorf("s3: endpoint is not an absolute URL")
+		}
+		resolver = &staticEndpoint{base: *base, pathStyle: o.PathStyle}
+	}
 	s3client := s3.NewFromConfig(cfg, func(so *s3.Options) {
-		if o.Endpoint != "" {
+		if resolver != nil {
 			so.BaseEndpoint = aws.String(o.Endpoint)
+			so.EndpointResolverV2 = resolver
 		}
 		so.UsePathStyle = o.PathStyle
 	})
@@ -287,3 +300,32 @@ func (b *Bucket) CreateBucket(ctx context.Context) error {
 
 // Bucket is what apply needs of a bucket.
 var _ apply.Bucket = (*Bucket)(nil)
+
+// staticEndpoint resolves every request of a custom endpoint to that endpoint, with
+// the bucket in the path (path style) or in the host. The SDK's rules engine would do
+// the same, but for a region outside AWS's partitions (R2's "auto") it compiles every
+// partition's region regexp on each request: a third of r2plan's CPU in the benchmark.
+type staticEndpoint struct {
+	base      url.URL
+	pathStyle bool
+}
+
+func (e *staticEndpoint) ResolveEndpoint(ctx context.Context, p s3.EndpointParameters) (smithyendpoints.Endpoint, error) {
+	u := e.base
+	if b := aws.ToString(p.Bucket); b != "" {
+		if e.pathStyle {
+			u.Path = strings.TrimSuffix(u.Path, "/") + "/" + b
+			u.RawPath = ""
+		} else {
+			u.Host = b + "." + u.Host
+		}
+	}
+	// Sign as the rules would: SigV4 for "s3" in the region, the path encoded once.
+	var signer smithy.Properties
+	smithyhttp.SetDisableDoubleEncoding(&signer, true)
+	smithyhttp.SetSigV4SigningName(&signer, "s3")
+	smithyhttp.SetSigV4SigningRegion(&signer, aws.ToString(p.Region))
+	var props smithy.Properties
+	smithyauth.SetAuthOptions(&props, []*smithyauth.Option{{SchemeID: "aws.auth#sigv4", SignerProperties: signer}})
+	return smithyendpoints.Endpoint{URI: u, Headers: http.Header{}, Properties: props}, nil
+}
