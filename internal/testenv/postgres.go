@@ -39,6 +39,10 @@ type Postgres struct {
 	exited  chan struct{} // closed when cmd has been waited for
 	waitErr error
 	cleanup string // a directory StartPostgres made outside dir, removed by Stop
+
+	// What start needs again for Restart.
+	bin, base string
+	cred      *syscall.Credential
 }
 
 // PGUser is the role StartPostgres creates; PGDatabase is the database it owns.
@@ -113,6 +117,7 @@ func StartPostgres(ctx context.Context, dir, password string) (*Postgres, error)
 		return nil, err
 	}
 
+	p.bin, p.base, p.cred = bin, base, cred
 	// A free port can be taken between choosing it and binding it; try a few.
 	for attempt := 0; ; attempt++ {
 		err = p.start(ctx, bin, base, cred)
@@ -250,6 +255,11 @@ func (p *Postgres) start(ctx context.Context, bin, cwd string, cred *syscall.Cre
 	if err != nil {
 		return err
 	}
+	return p.startOn(ctx, bin, cwd, cred, port)
+}
+
+// startOn starts the server on port and waits until it accepts connections.
+func (p *Postgres) startOn(ctx context.Context, bin, cwd string, cred *syscall.Credential, port int) error {
 	p.port = port
 	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -362,6 +372,64 @@ func (p *Postgres) databaseURL(name string) string {
 		RawQuery: "sslmode=disable",
 	}
 	return u.String()
+}
+
+// Restart stops the server with a fast shutdown (every open connection is closed and
+// its transaction rolled back, as when a managed database restarts), waits down for
+// downtime, and starts it again on the same port with the same data, so URLs stay
+// valid. It returns once the server accepts connections again.
+func (p *Postgres) Restart(ctx context.Context, downtime time.Duration) error {
+	if p.cmd == nil {
+		return errors.New("postgres: restart: not running")
+	}
+	if p.super != nil {
+		p.super.Close()
+		p.super = nil
+	}
+	select {
+	case <-p.exited:
+	default:
+		_ = p.cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-p.exited:
+		case <-time.After(30 * time.Second):
+			p.kill()
+		}
+	}
+	p.cmd = nil
+	select {
+	case <-time.After(downtime):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// The port was just released; binding it again can race a TIME_WAIT, so retry.
+	var err error
+	for attempt := 0; attempt < 20; attempt++ {
+		if err = p.startOn(ctx, p.bin, p.base, p.cred, p.port); err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("postgres: restart: %w", err)
+}
+
+// TerminateBackends ends every connection to database (every database if empty) but
+// the superuser's own, with pg_terminate_backend, as a failover or a DBA would, and
+// returns how many it ended.
+func (p *Postgres) TerminateBackends(ctx context.Context, database string) (int, error) {
+	if p.super == nil {
+		return 0, errors.New("postgres: terminate backends: not running")
+	}
+	q := `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+	      WHERE pid <> pg_backend_pid() AND backend_type = 'client backend' AND ($1 = '' OR datname = $1)`
+	var n int
+	if err := p.super.QueryRowContext(ctx, q, database).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: terminate backends: %w", err)
+	}
+	return n, nil
 }
 
 // LogPath is the file that holds the server's log.
