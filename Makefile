@@ -3,7 +3,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 GO ?= go
 
-.PHONY: build test demo vet fuzz clean
+.PHONY: build test demo vet fuzz clean reliability
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/r2plan ./cmd/r2plan
@@ -23,7 +23,15 @@ vet:
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzURLRoundTrip$$' -fuzztime $(FUZZTIME) ./plan
+	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./plan
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadSource$$' -fuzztime $(FUZZTIME) ./config
+
+# The fault, crash and database suites with more seeds and objects, bounded to a few
+# minutes; prints the table: scenario, runs, faults injected, retries, objects verified,
+# dangling references seen (must be 0), objects lost (must be 0).
+reliability:
+	RELIABILITY_LONG=1 $(GO) test -count=1 -timeout 15m -v ./internal/reliability/ > reliability.log 2>&1; rc=$$?; \
+	grep -E '^(--- |ok|FAIL|PASS|[|]|r2plan reliability)|SUMMARY|DANGLING|LOST|CLOBBERED|HALF-APPLIED' reliability.log; exit $$rc
 
 # The main job end to end on the embedded default: a local S3 server (versitygw) on a
 # temp directory and a seeded SQLite database; validate, plan, show, apply, re-plan.
@@ -32,3 +40,23 @@ demo: build
 
 clean:
 	rm -rf bin
+
+# The performance benchmark of issue 4 (not part of `test`): versitygw and PostgreSQL on
+# loopback, BENCH_N objects (default 20000), the raw ceilings, r2plan, and rclone as the
+# peer (installed with apt-get where it is missing and apt is there). BENCH_RUNS=3 prints
+# medians. `bench-smoke` runs the same code on 300 objects, as `go test ./...` does.
+.PHONY: bench bench-smoke
+bench: build
+	@if ! command -v rclone >/dev/null 2>&1; then \
+		if command -v apt-get >/dev/null 2>&1; then \
+			echo "bench: installing rclone (apt-get install rclone)"; \
+			apt-get install -y -qq rclone >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq rclone >/dev/null 2>&1; } \
+				|| echo "bench: could not install rclone; the peer rows are skipped"; \
+		else \
+			echo "bench: rclone is not installed and apt-get is not available; the peer rows are skipped"; \
+		fi; \
+	fi
+	R2PLAN=bin/r2plan $(GO) run ./internal/bench
+
+bench-smoke:
+	$(GO) test -count=1 -run '^TestBenchSmoke$$' -v ./internal/bench

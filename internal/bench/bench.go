@@ -1,0 +1,645 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/r2plan/r2plan/internal/testenv"
+	"github.com/r2plan/r2plan/providers/sqldb"
+)
+
+// Options configure a benchmark.
+type Options struct {
+	N           int    // objects (and as many rows)
+	Runs        int    // whole measurements; the report shows medians
+	Parallelism int    // copies in flight, raw and r2plan
+	Sample      int    // rows for the one-UPDATE-per-row peer
+	Rclone      bool   // run rclone move where it is installed
+	R2plan      string // the r2plan binary
+	Log         io.Writer
+	// PerfDir, when set, runs r2plan plan and apply under `perf record -g` writing
+	// there (the RSS and CPU figures are then perf's own, not r2plan's).
+	PerfDir string
+	// PhaseTimeout bounds each phase (default 10 minutes).
+	PhaseTimeout time.Duration
+}
+
+// Figures are one run's measurements, by name (see the names in report.go).
+type Figures map[string]float64
+
+// Report is what Bench measured.
+type Report struct {
+	Options  Options
+	Runs     []Figures
+	Notes    []string
+	Machine  []string
+	Versions []string
+	// ReplanOutput is the last line of the final re-plan of the last run.
+	ReplanOutput string
+	// DeletionAvailable is false when the plan after the grace period proposed nothing.
+	DeletionAvailable bool
+}
+
+const bucketName = "charhub-media"
+
+// Bench runs o.Runs measurements and returns them with the machine and versions.
+func Bench(ctx context.Context, o Options) (*Report, error) {
+	if o.PhaseTimeout == 0 {
+		o.PhaseTimeout = 10 * time.Minute
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	bin, err := filepath.Abs(o.R2plan)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("r2plan binary: %w (run make build first)", err)
+	}
+	o.R2plan = bin
+	root, err := moduleRoot()
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Options: o, DeletionAvailable: true}
+	rep.Machine = machine()
+	if o.Rclone {
+		if _, err := exec.LookPath("rclone"); err != nil {
+			o.Rclone = false
+			rep.Options.Rclone = false
+			rep.Notes = append(rep.Notes, "rclone: not installed (apt-get install rclone); the peer rows are skipped")
+		}
+	}
+	for i := range o.Runs {
+		fmt.Fprintf(o.Log, "bench: run %d of %d, %d objects\n", i+1, o.Runs, o.N)
+		r := &runner{o: o, root: root, rep: rep, f: Figures{}}
+		err := r.run(ctx)
+		rep.Runs = append(rep.Runs, r.f)
+		if err != nil {
+			return rep, fmt.Errorf("run %d: %w", i+1, err)
+		}
+	}
+	return rep, nil
+}
+
+type runner struct {
+	o     Options
+	root  string
+	rep   *Report
+	f     Figures
+	env   []string
+	proxy *countingProxy
+	perfN int
+}
+
+func (r *runner) logf(format string, a ...any) {
+	fmt.Fprintf(r.o.Log, "bench: "+format+"\n", a...)
+}
+
+// phase runs fn under the phase timeout, logging its name and duration.
+func (r *runner) phase(ctx context.Context, name string, fn func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, r.o.PhaseTimeout)
+	defer cancel()
+	start := time.Now()
+	err := fn(ctx)
+	r.logf("%-28s %8.2fs", name, time.Since(start).Seconds())
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+func (r *runner) run(ctx context.Context) error {
+	o := r.o
+	dir, err := os.MkdirTemp("", "r2plan-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	var srv *testenv.S3Server
+	var pg *testenv.Postgres
+	if err := r.phase(ctx, "start servers", func(ctx context.Context) error {
+		var err error
+		if srv, err = testenv.StartS3(ctx, filepath.Join(dir, "s3"), "", ""); err != nil {
+			return err
+		}
+		pg, err = testenv.StartPostgres(ctx, filepath.Join(dir, "pg"), "")
+		return err
+	}); err != nil {
+		if srv != nil {
+			srv.Stop()
+		}
+		return err
+	}
+	defer srv.Stop()
+	defer pg.Stop()
+	proxy, err := startProxy(srv.Endpoint)
+	if err != nil {
+		return err
+	}
+	defer proxy.Close()
+	r.proxy = proxy
+
+	direct := rawClient(srv.Endpoint, srv.AccessKey, srv.SecretKey, 2*o.Parallelism)
+	viaProxy := rawClient(proxy.Endpoint, srv.AccessKey, srv.SecretKey, 2*o.Parallelism)
+	rawURL, err := pg.CreateDatabase(ctx, "bench_raw")
+	if err != nil {
+		return err
+	}
+	db, err := sqldb.Open(ctx, pg.URL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rawDB, err := sqldb.Open(ctx, rawURL)
+	if err != nil {
+		return err
+	}
+	defer rawDB.Close()
+
+	if len(r.rep.Versions) == 0 {
+		r.rep.Versions = r.versions(ctx, db)
+	}
+	objs := dataset(o.N)
+	quarter := max(1, o.N/4)
+	buckets := []string{bucketName, "bench-raw"}
+	if o.Rclone {
+		buckets = append(buckets, "bench-rclone-src", "bench-rclone-dst")
+	}
+	r.env = append(os.Environ(),
+		"R2_ENDPOINT_URL="+proxy.Endpoint,
+		"R2_BUCKET_NAME="+bucketName,
+		"R2_ACCESS_KEY_ID="+srv.AccessKey,
+		"R2_SECRET_ACCESS_KEY="+srv.SecretKey,
+		"R2_PUBLIC_URL="+publicURL,
+		"DATABASE_URL="+pg.URL,
+		"NODE_ENV=development",
+	)
+
+	// Seed a quarter first, plan it for the small memory point, then the rest.
+	if err := r.phase(ctx, "seed (first quarter)", func(ctx context.Context) error {
+		for _, b := range buckets {
+			if _, err := direct.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
+				return fmt.Errorf("create bucket %s: %w", b, err)
+			}
+		}
+		for _, d := range []*sqldb.DB{db, rawDB} {
+			if err := loadSchema(ctx, d.Bun(), r.root); err != nil {
+				return err
+			}
+		}
+		if err := insertRows(ctx, db.Bun(), objs[:quarter]); err != nil {
+			return err
+		}
+		return putAll(ctx, direct, bucketName, objs[:quarter], o.Parallelism)
+	}); err != nil {
+		return err
+	}
+	var small planRun
+	if err := r.phase(ctx, "r2plan plan (N/4)", func(ctx context.Context) error {
+		small, err = r.plan(ctx, filepath.Join(dir, "small.plan"), nil)
+		return err
+	}); err != nil {
+		return err
+	}
+	r.f["plan_small_objects"] = float64(quarter)
+	r.f["plan_small_wall_s"] = small.wall.Seconds()
+	r.f["plan_small_rss"] = float64(small.rss)
+
+	if err := r.phase(ctx, "seed (rest)", func(ctx context.Context) error {
+		if err := insertRows(ctx, db.Bun(), objs[quarter:]); err != nil {
+			return err
+		}
+		if err := insertRows(ctx, rawDB.Bun(), objs); err != nil {
+			return err
+		}
+		if err := putAll(ctx, direct, bucketName, objs[quarter:], o.Parallelism); err != nil {
+			return err
+		}
+		for _, b := range buckets[1:] {
+			if b == "bench-rclone-dst" {
+				continue
+			}
+			if err := putAll(ctx, direct, b, objs, o.Parallelism); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	r.f["objects"] = float64(o.N)
+
+	// Raw ceilings, all through the proxy like r2plan's requests.
+	if err := r.phase(ctx, "raw ListObjectsV2", func(ctx context.Context) error {
+		n, d, err := rawList(ctx, viaProxy, bucketName)
+		if err == nil && n != o.N {
+			err = fmt.Errorf("listed %d keys, seeded %d", n, o.N)
+		}
+		r.f["raw_list_s"], r.f["raw_list_keys_s"] = d.Seconds(), float64(n)/d.Seconds()
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := r.phase(ctx, "raw scan", func(ctx context.Context) error {
+		n, d, err := rawScan(ctx, db.Bun())
+		if err == nil && n != o.N {
+			err = fmt.Errorf("scanned %d rows, seeded %d", n, o.N)
+		}
+		r.f["raw_scan_s"], r.f["raw_scan_rows_s"] = d.Seconds(), float64(n)/d.Seconds()
+		return err
+	}); err != nil {
+		return err
+	}
+
+	movePlan := filepath.Join(dir, "move.plan")
+	var mp planRun
+	if err := r.phase(ctx, "r2plan plan", func(ctx context.Context) error {
+		mp, err = r.plan(ctx, movePlan, nil)
+		if err == nil && mp.copies == 0 {
+			err = fmt.Errorf("the plan copies nothing:\n%s", mp.out)
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	r.f["plan_wall_s"], r.f["plan_rss"], r.f["plan_cpu_s"] = mp.wall.Seconds(), float64(mp.rss), mp.cpu.Seconds()
+	r.f["plan_copies"], r.f["plan_rewrites"] = float64(mp.copies), float64(mp.rewrites)
+	r.requests("plan", mp.requests)
+	if o.N > quarter {
+		r.f["plan_rss_slope"] = (float64(mp.rss) - float64(small.rss)) / float64(o.N-quarter)
+	}
+
+	if err := r.phase(ctx, "raw CopyObject", func(ctx context.Context) error {
+		d, err := rawCopy(ctx, viaProxy, "bench-raw", objs, o.Parallelism)
+		r.f["raw_copy_obj_s"] = float64(len(objs)) / d.Seconds()
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := r.phase(ctx, "raw DeleteObjects", func(ctx context.Context) error {
+		d, err := rawDelete(ctx, viaProxy, "bench-raw", objs)
+		r.f["raw_delete_keys_s"] = float64(len(objs)) / d.Seconds()
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := r.phase(ctx, "raw one UPDATE per row", func(ctx context.Context) error {
+		n, d, err := rawPerRow(ctx, rawDB.Bun(), objs, o.Sample)
+		r.f["raw_perrow_rows"], r.f["raw_perrow_rows_s"] = float64(n), float64(n)/d.Seconds()
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := r.phase(ctx, "raw set-based UPDATE", func(ctx context.Context) error {
+		n, d, err := rawSetUpdate(ctx, rawDB.Bun())
+		r.f["raw_update_values"], r.f["raw_update_values_s"] = float64(n), float64(n)/d.Seconds()
+		return err
+	}); err != nil {
+		return err
+	}
+	proxy.take()
+
+	// r2plan apply: copies and rewrites.
+	var ap applyRun
+	if err := r.phase(ctx, "r2plan apply", func(ctx context.Context) error {
+		ap, err = r.apply(ctx, movePlan, nil)
+		if err == nil && ap.copied != mp.copies {
+			err = fmt.Errorf("copied %d objects, the plan had %d:\n%s", ap.copied, mp.copies, ap.out)
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	applied := time.Now()
+	r.f["apply_wall_s"] = ap.wall.Seconds()
+	r.f["apply_obj_s"] = float64(ap.copied) / ap.wall.Seconds()
+	r.f["apply_s3_busy_s"] = ap.busy.Seconds()
+	r.f["apply_copy_obj_s"] = float64(ap.copied) / ap.busy.Seconds()
+	rest := ap.wall - ap.busy
+	r.f["apply_rewrite_s"] = rest.Seconds()
+	r.f["apply_rewrite_values_s"] = float64(ap.rewritten) / rest.Seconds()
+	r.f["apply_rss"] = float64(ap.rss)
+	r.f["apply_cpu_s"] = ap.cpu.Seconds()
+	r.requests("apply", ap.requests)
+
+	if err := r.phase(ctx, "r2plan re-plan", func(ctx context.Context) error {
+		rp, err := r.plan(ctx, "", nil)
+		if err == nil && !rp.noChanges {
+			err = fmt.Errorf("the re-plan after apply is not \"No changes.\":\n%s", rp.out)
+		}
+		r.f["replan_wall_s"] = rp.wall.Seconds()
+		r.requests("replan", rp.requests)
+		return err
+	}); err != nil {
+		return err
+	}
+
+	// Deletion after a grace period of one second.
+	grace := []string{"R2_GRACE_PERIOD=1s"}
+	if d := time.Until(applied.Add(1500 * time.Millisecond)); d > 0 {
+		time.Sleep(d)
+	}
+	delPlan := filepath.Join(dir, "delete.plan")
+	var dp planRun
+	if err := r.phase(ctx, "r2plan plan (after grace)", func(ctx context.Context) error {
+		dp, err = r.plan(ctx, delPlan, grace, "--max-delete", strconv.Itoa(2*o.N+10))
+		return err
+	}); err != nil {
+		return err
+	}
+	r.requests("delplan", dp.requests)
+	r.f["delplan_wall_s"] = dp.wall.Seconds()
+	if dp.deletes == 0 {
+		r.rep.DeletionAvailable = false
+		r.logf("deletion phase: not available in this build (the plan after the grace period proposes no deletion)")
+	} else {
+		var da applyRun
+		if err := r.phase(ctx, "r2plan apply (deletions)", func(ctx context.Context) error {
+			da, err = r.apply(ctx, delPlan, grace)
+			if err == nil && da.deleted != dp.deletes {
+				err = fmt.Errorf("deleted %d objects, the plan had %d:\n%s", da.deleted, dp.deletes, da.out)
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+		r.f["delete_keys"] = float64(da.deleted)
+		r.f["delete_wall_s"] = da.wall.Seconds()
+		r.f["delete_keys_s"] = float64(da.deleted) / da.wall.Seconds()
+		r.f["delete_s3_busy_s"] = da.busy.Seconds()
+		r.f["delete_cpu_s"] = da.cpu.Seconds()
+		r.requests("delapply", da.requests)
+	}
+	if err := r.phase(ctx, "r2plan re-plan (final)", func(ctx context.Context) error {
+		rp, err := r.plan(ctx, "", nil)
+		if err == nil && !rp.noChanges {
+			err = fmt.Errorf("the final re-plan is not \"No changes.\":\n%s", rp.out)
+		}
+		r.f["final_replan_wall_s"] = rp.wall.Seconds()
+		r.rep.ReplanOutput = rp.summary
+		return err
+	}); err != nil {
+		return err
+	}
+
+	// The peer: rclone move of a fresh copy of the same objects.
+	if o.Rclone {
+		if err := r.phase(ctx, "rclone move", func(ctx context.Context) error {
+			return r.rclone(ctx, srv, objs)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// requests records counts per moved object under "req/<phase>/<operation>".
+func (r *runner) requests(phase string, counts map[string]int64) {
+	moved := r.f["plan_copies"]
+	if moved == 0 {
+		moved = r.f["objects"]
+	}
+	for op, n := range counts {
+		r.f["req/"+phase+"/"+op] = float64(n) / moved
+	}
+}
+
+type planRun struct {
+	wall, cpu                 time.Duration
+	rss                       int64
+	copies, rewrites, deletes int
+	noChanges                 bool
+	summary, out              string
+	requests                  map[string]int64
+}
+
+var (
+	planLine   = regexp.MustCompile(`(?m)^Plan: (\d+) to copy, (\d+) rows to rewrite, (\d+) to delete\.`)
+	noChanges  = regexp.MustCompile(`(?m)^No changes\.`)
+	copiedLine = regexp.MustCompile(`(?m)^Copied (\d+) objects \((\d+) already in place\); rewrote (\d+) rows \((\d+) already rewritten\)\.`)
+	deleteLine = regexp.MustCompile(`(?m)^Deleted (\d+) objects \((\d+) already gone\)\.`)
+)
+
+// plan runs r2plan plan (writing out when not empty) and parses its summary.
+func (r *runner) plan(ctx context.Context, out string, env []string, extra ...string) (planRun, error) {
+	args := []string{"plan", "--config", filepath.Join(r.root, "examples", "charhub.hcl")}
+	if out != "" {
+		args = append(args, "--out", out)
+	}
+	args = append(args, extra...)
+	r.proxy.take()
+	res, err := r.r2plan(ctx, env, args...)
+	p := planRun{wall: res.wall, cpu: res.cpu, rss: res.rss, out: res.out}
+	p.requests, _ = r.proxy.take()
+	if err != nil {
+		return p, err
+	}
+	if m := planLine.FindStringSubmatch(res.out); m != nil {
+		p.copies, _ = strconv.Atoi(m[1])
+		p.rewrites, _ = strconv.Atoi(m[2])
+		p.deletes, _ = strconv.Atoi(m[3])
+		p.summary = m[0]
+	} else if m := noChanges.FindString(res.out); m != "" {
+		p.noChanges, p.summary = true, m
+	} else {
+		return p, fmt.Errorf("no summary line in the plan's output:\n%s", res.out)
+	}
+	return p, nil
+}
+
+type applyRun struct {
+	wall, busy, cpu            time.Duration
+	rss                        int64
+	copied, rewritten, deleted int
+	out                        string
+	requests                   map[string]int64
+}
+
+// apply runs r2plan apply of planFile and parses what it did.
+func (r *runner) apply(ctx context.Context, planFile string, env []string) (applyRun, error) {
+	r.proxy.take()
+	res, err := r.r2plan(ctx, env, "apply", "--config", filepath.Join(r.root, "examples", "charhub.hcl"),
+		"--parallelism", strconv.Itoa(r.o.Parallelism), "--batch-size", "1000", planFile)
+	a := applyRun{wall: res.wall, cpu: res.cpu, rss: res.rss, out: res.out}
+	a.requests, a.busy = r.proxy.take()
+	if err != nil {
+		return a, err
+	}
+	if m := copiedLine.FindStringSubmatch(res.out); m != nil {
+		a.copied, _ = strconv.Atoi(m[1])
+		a.rewritten, _ = strconv.Atoi(m[3])
+	} else {
+		return a, fmt.Errorf("no \"Copied …\" line in apply's output:\n%s", res.out)
+	}
+	if m := deleteLine.FindStringSubmatch(res.out); m != nil {
+		a.deleted, _ = strconv.Atoi(m[1])
+	}
+	return a, nil
+}
+
+type childRun struct {
+	wall time.Duration
+	cpu  time.Duration // user + system
+	rss  int64         // peak, bytes
+	out  string
+}
+
+// r2plan runs the binary with the bench's environment plus env, and returns its wall
+// time, peak RSS and combined output. A non-zero exit is an error.
+func (r *runner) r2plan(ctx context.Context, env []string, args ...string) (childRun, error) {
+	cmd := exec.CommandContext(ctx, r.o.R2plan, args...)
+	if r.o.PerfDir != "" && (args[0] == "apply" || args[0] == "plan") {
+		r.perfN++
+		out := filepath.Join(r.o.PerfDir, fmt.Sprintf("%02d-%s.perf.data", r.perfN, args[0]))
+		cmd = exec.CommandContext(ctx, "perf", append([]string{"record", "-F", "499", "-g", "-q", "-o", out, "--", r.o.R2plan}, args...)...)
+	}
+	cmd.Env = append(slices.Clone(r.env), env...)
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	cmd.WaitDelay = 5 * time.Second
+	start := time.Now()
+	err := cmd.Run()
+	res := childRun{wall: time.Since(start), out: buf.String()}
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			res.rss = ru.Maxrss * 1024 // KiB on Linux
+		}
+		res.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	if err != nil {
+		return res, fmt.Errorf("r2plan %s: %w\n%s", args[0], err, res.out)
+	}
+	return res, nil
+}
+
+// rclone moves bench-rclone-src to bench-rclone-dst/dev through the proxy.
+func (r *runner) rclone(ctx context.Context, srv *testenv.S3Server, objs []object) error {
+	cmd := exec.CommandContext(ctx, "rclone", "move", "bench:bench-rclone-src", "bench:bench-rclone-dst/dev",
+		"--transfers", strconv.Itoa(r.o.Parallelism), "--checkers", strconv.Itoa(r.o.Parallelism),
+		"--s3-no-check-bucket", "--s3-disable-checksum", "--retries", "1", "--low-level-retries", "3",
+		"--stats", "0", "--log-level", "ERROR")
+	var environ []string
+	for _, kv := range os.Environ() {
+		// rclone's AWS SDK refuses an AWS_CA_BUNDLE with its own transport; loopback
+		// HTTP needs none of AWS_*.
+		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "RCLONE_") {
+			environ = append(environ, kv)
+		}
+	}
+	cmd.Env = append(environ,
+		"RCLONE_CONFIG=/dev/null",
+		"RCLONE_CONFIG_BENCH_TYPE=s3",
+		"RCLONE_CONFIG_BENCH_PROVIDER=Other",
+		"RCLONE_CONFIG_BENCH_ENDPOINT="+r.proxy.Endpoint,
+		"RCLONE_CONFIG_BENCH_REGION=auto",
+		"RCLONE_CONFIG_BENCH_ACCESS_KEY_ID="+srv.AccessKey,
+		"RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY="+srv.SecretKey,
+		"RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true",
+	)
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	cmd.WaitDelay = 5 * time.Second
+	r.proxy.take()
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	counts, _ := r.proxy.take()
+	if err != nil {
+		return fmt.Errorf("rclone move: %w\n%s", err, buf.String())
+	}
+	if got := counts["CopyObject"]; got < int64(len(objs)) {
+		return fmt.Errorf("rclone sent %d CopyObject for %d objects:\n%s", got, len(objs), buf.String())
+	}
+	r.f["rclone_wall_s"] = wall.Seconds()
+	r.f["rclone_obj_s"] = float64(len(objs)) / wall.Seconds()
+	for op, n := range counts {
+		r.f["req/rclone/"+op] = float64(n) / float64(len(objs))
+	}
+	return nil
+}
+
+// versions names every moving part.
+func (r *runner) versions(ctx context.Context, db *sqldb.DB) []string {
+	run := func(dir string, name string, args ...string) string {
+		cmd := exec.CommandContext(ctx, name, args...)
+		cmd.Dir = dir
+		out, err := cmd.Output()
+		if err != nil {
+			return "unknown (" + err.Error() + ")"
+		}
+		line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+		return line
+	}
+	v := []string{
+		"go: " + run(r.root, "go", "version"),
+		"r2plan: " + run(r.root, r.o.R2plan, "version"),
+		"versitygw: " + run(r.root, "go", "list", "-m", "github.com/versity/versitygw"),
+		"aws-sdk-go-v2/service/s3: " + run(r.root, "go", "list", "-m", "github.com/aws/aws-sdk-go-v2/service/s3"),
+	}
+	var pgv string
+	if err := db.Bun().QueryRowContext(ctx, "SELECT version()").Scan(&pgv); err != nil {
+		pgv = "unknown (" + err.Error() + ")"
+	}
+	v = append(v, "PostgreSQL: "+pgv)
+	if r.o.Rclone {
+		v = append(v, "rclone: "+run(r.root, "rclone", "version"))
+	}
+	return v
+}
+
+// machine describes the machine the bench runs on.
+func machine() []string {
+	m := []string{fmt.Sprintf("cores (nproc): %d, GOMAXPROCS: %d, %s/%s", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		line, _, _ := strings.Cut(string(b), "\n")
+		f := strings.Fields(line)
+		if len(f) >= 2 {
+			if kb, err := strconv.ParseFloat(f[1], 64); err == nil {
+				m = append(m, fmt.Sprintf("memory: %.1f GiB", kb/(1<<20)))
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m = append(m, "cpu: "+strings.TrimSpace(v))
+				break
+			}
+		}
+	}
+	return m
+}
+
+// moduleRoot finds the directory of the enclosing go.mod.
+func moduleRoot() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		}
+		if d == filepath.Dir(d) {
+			return "", errors.New("bench: no go.mod above " + wd + " (run it inside the r2plan module)")
+		}
+	}
+}

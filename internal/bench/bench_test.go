@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBenchSmoke runs the whole benchmark on a few hundred objects, without rclone, so
+// it cannot rot. It checks only that every phase ran and produced positive numbers and
+// that the final re-plan says "No changes.": never timings.
+func TestBenchSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts versitygw and PostgreSQL")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "r2plan")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/r2plan")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/r2plan: %v\n%s", err, out)
+	}
+	var log bytes.Buffer
+	rep, err := Bench(ctx, Options{N: 300, Runs: 1, Parallelism: 8, Sample: 50, R2plan: bin, Log: &log, PhaseTimeout: 5 * time.Minute})
+	if err != nil {
+		t.Fatalf("bench: %v\nlog:\n%s", err, log.String())
+	}
+	var out bytes.Buffer
+	rep.Print(&out)
+	t.Logf("\n%s", out.String())
+	f := rep.Median()
+	for _, k := range []string{
+		"raw_list_keys_s", "raw_scan_rows_s", "raw_copy_obj_s", "raw_delete_keys_s", "raw_update_values_s", "raw_perrow_rows_s",
+		"plan_wall_s", "plan_rss", "plan_small_rss", "plan_copies", "plan_rewrites",
+		"apply_wall_s", "apply_obj_s", "apply_copy_obj_s", "apply_rewrite_values_s",
+		"replan_wall_s", "delplan_wall_s", "delete_keys_s", "final_replan_wall_s", "lifecycle_obj_s",
+		"req/plan/ListObjectsV2", "req/apply/CopyObject", "req/delapply/DeleteObjects",
+	} {
+		if v, ok := f[k]; !ok || !(v > 0) {
+			t.Errorf("figure %s = %v (present %v), want a positive number", k, v, ok)
+		}
+	}
+	if f["plan_copies"] != 300 {
+		t.Errorf("the plan copies %v objects, want 300", f["plan_copies"])
+	}
+	if !rep.DeletionAvailable {
+		t.Errorf("the plan after the grace period proposed no deletion")
+	}
+	if rep.ReplanOutput != "No changes." {
+		t.Errorf("final re-plan says %q, want \"No changes.\"", rep.ReplanOutput)
+	}
+	if !strings.Contains(out.String(), "r2plan apply, copy phase") {
+		t.Errorf("the table lacks the copy phase row:\n%s", out.String())
+	}
+}

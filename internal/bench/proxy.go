@@ -1,0 +1,164 @@
+package main
+
+import (
+	"maps"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// countingProxy is a reverse proxy on 127.0.0.1 in front of the S3 server that counts
+// requests by S3 operation and measures the time during which at least one request was
+// in flight (the "S3-busy" time of a phase).
+type countingProxy struct {
+	Endpoint string // http://127.0.0.1:PORT
+	srv      *http.Server
+	ln       net.Listener
+
+	mu        sync.Mutex
+	counts    map[string]int64
+	inflight  int
+	busySince time.Time
+	busy      time.Duration
+}
+
+func startProxy(target string) (*countingProxy, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p := &countingProxy{Endpoint: "http://" + ln.Addr().String(), ln: ln, counts: map[string]int64{}}
+	tr := &http.Transport{
+		MaxIdleConns:        512,
+		MaxIdleConnsPerHost: 512,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(u)
+			// The client signed the Host it sent (this proxy's); keep it.
+			pr.Out.Host = pr.In.Host
+		},
+		Transport: tr,
+	}
+	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.begin(operation(r))
+		defer p.end()
+		rp.ServeHTTP(w, r)
+	}), ReadHeaderTimeout: 30 * time.Second}
+	go p.srv.Serve(ln)
+	return p, nil
+}
+
+func (p *countingProxy) Close() {
+	_ = p.srv.Close()
+}
+
+func (p *countingProxy) begin(op string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.counts[op]++
+	if p.inflight == 0 {
+		p.busySince = time.Now()
+	}
+	p.inflight++
+}
+
+func (p *countingProxy) end() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.inflight--
+	if p.inflight == 0 {
+		p.busy += time.Since(p.busySince)
+	}
+}
+
+// take returns the counts and the busy time since the last take, and resets them.
+func (p *countingProxy) take() (map[string]int64, time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, b := maps.Clone(p.counts), p.busy
+	if p.inflight > 0 {
+		b += time.Since(p.busySince)
+		p.busySince = time.Now()
+	}
+	p.counts, p.busy = map[string]int64{}, 0
+	return c, b
+}
+
+// operation names the S3 operation of a path-style request.
+func operation(r *http.Request) string {
+	q := r.URL.Query()
+	bucketOnly := !strings.Contains(strings.Trim(r.URL.Path, "/"), "/")
+	copySource := r.Header.Get("X-Amz-Copy-Source") != ""
+	switch r.Method {
+	case http.MethodHead:
+		if bucketOnly {
+			return "HeadBucket"
+		}
+		return "HeadObject"
+	case http.MethodGet:
+		switch {
+		case q.Has("list-type"):
+			return "ListObjectsV2"
+		case bucketOnly && q.Has("uploads"):
+			return "ListMultipartUploads"
+		case bucketOnly && q.Has("versions"):
+			return "ListObjectVersions"
+		case bucketOnly:
+			return "ListObjects"
+		}
+		return "GetObject"
+	case http.MethodPut:
+		switch {
+		case copySource && q.Has("partNumber"):
+			return "UploadPartCopy"
+		case copySource:
+			return "CopyObject"
+		case q.Has("partNumber"):
+			return "UploadPart"
+		case bucketOnly:
+			return "CreateBucket"
+		}
+		return "PutObject"
+	case http.MethodPost:
+		switch {
+		case q.Has("delete"):
+			return "DeleteObjects"
+		case q.Has("uploads"):
+			return "CreateMultipartUpload"
+		case q.Has("uploadId"):
+			return "CompleteMultipartUpload"
+		}
+		return "POST"
+	case http.MethodDelete:
+		if q.Has("uploadId") {
+			return "AbortMultipartUpload"
+		}
+		if bucketOnly {
+			return "DeleteBucket"
+		}
+		return "DeleteObject"
+	}
+	return r.Method
+}
+
+// r2Class is the R2 billing class of an operation: "A", "B" or "free".
+func r2Class(op string) string {
+	switch op {
+	case "HeadObject", "HeadBucket", "GetObject":
+		return "B"
+	case "DeleteObject", "DeleteObjects", "AbortMultipartUpload", "DeleteBucket":
+		return "free"
+	}
+	return "A"
+}

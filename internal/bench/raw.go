@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/uptrace/bun"
+	"golang.org/x/sync/errgroup"
+)
+
+// rawList lists bucket sequentially with ListObjectsV2 (1000 keys a page) and returns
+// the keys seen and the time taken.
+func rawList(ctx context.Context, c *s3.Client, bucket string) (int, time.Duration, error) {
+	start := time.Now()
+	n := 0
+	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), MaxKeys: aws.Int32(1000)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return n, 0, fmt.Errorf("list %s: %w", bucket, err)
+		}
+		n += len(page.Contents)
+	}
+	return n, time.Since(start), nil
+}
+
+// rawCopy copies each object to "dev/"+key in the same bucket with CopyObject at the
+// given parallelism.
+func rawCopy(ctx context.Context, c *s3.Client, bucket string, objs []object, parallelism int) (time.Duration, error) {
+	start := time.Now()
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallelism)
+	for _, o := range objs {
+		g.Go(func() error {
+			_, err := c.CopyObject(ctx, &s3.CopyObjectInput{
+				Bucket:     aws.String(bucket),
+				Key:        aws.String("dev/" + o.Key),
+				CopySource: aws.String(escapePath(bucket + "/" + o.Key)),
+			})
+			if err != nil {
+				return fmt.Errorf("copy %q: %w", o.Key, err)
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	return time.Since(start), err
+}
+
+// rawDelete deletes the objects' keys with DeleteObjects, 1000 keys a request, quiet,
+// at most 8 requests in flight (as r2plan's provider does).
+func rawDelete(ctx context.Context, c *s3.Client, bucket string, objs []object) (time.Duration, error) {
+	start := time.Now()
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i := 0; i < len(objs); i += 1000 {
+		batch := objs[i:min(i+1000, len(objs))]
+		g.Go(func() error {
+			ids := make([]types.ObjectIdentifier, len(batch))
+			for j, o := range batch {
+				ids[j] = types.ObjectIdentifier{Key: aws.String(o.Key)}
+			}
+			out, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+				Bucket: aws.String(bucket),
+				Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
+			})
+			if err != nil {
+				return fmt.Errorf("delete objects: %w", err)
+			}
+			if len(out.Errors) > 0 {
+				return fmt.Errorf("delete objects: %d keys refused, first %q: %s", len(out.Errors), aws.ToString(out.Errors[0].Key), aws.ToString(out.Errors[0].Message))
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	return time.Since(start), err
+}
+
+// columnUpdates are the set-based rewrites of every reference column to the dev/
+// prefix: one statement per (table, column), the unit r2plan counts as a "row to
+// rewrite".
+var columnUpdates = []string{
+	`UPDATE "CharacterImage" SET "key" = 'dev/' || "key" WHERE "key" IS NOT NULL`,
+	`UPDATE "CharacterImage" SET "url" = '` + publicURL + `/dev/' || substr("url", ` + fmt.Sprint(len(publicURL)+2) + `)`,
+	`UPDATE "Story" SET "coverImage" = '` + publicURL + `/dev/' || substr("coverImage", ` + fmt.Sprint(len(publicURL)+2) + `) WHERE "coverImage" IS NOT NULL`,
+	`UPDATE "CuratedImage" SET "r2Key" = 'dev/' || "r2Key" WHERE "uploadedToR2" = true AND "r2Key" IS NOT NULL`,
+	`UPDATE "CuratedImage" SET "r2Url" = '` + publicURL + `/dev/' || substr("r2Url", ` + fmt.Sprint(len(publicURL)+2) + `) WHERE "uploadedToR2" = true AND "r2Url" IS NOT NULL`,
+}
+
+// rawSetUpdate runs the set-based UPDATEs, each in autocommit, and returns the column
+// values rewritten and the time.
+func rawSetUpdate(ctx context.Context, db *bun.DB) (int64, time.Duration, error) {
+	start := time.Now()
+	var n int64
+	for _, q := range columnUpdates {
+		res, err := db.ExecContext(ctx, q)
+		if err != nil {
+			return n, 0, fmt.Errorf("set-based update: %w", err)
+		}
+		k, _ := res.RowsAffected()
+		n += k
+	}
+	return n, time.Since(start), nil
+}
+
+// rawPerRow updates up to sample CharacterImage rows one UPDATE (key and url) per row in
+// autocommit, as a hand-written script does, and returns the rows and the time.
+func rawPerRow(ctx context.Context, db *bun.DB, objs []object, sample int) (int, time.Duration, error) {
+	var rows []object
+	for _, o := range objs {
+		if o.Kind == 'c' && len(rows) < sample {
+			rows = append(rows, o)
+		}
+	}
+	start := time.Now()
+	for _, o := range rows {
+		_, err := db.ExecContext(ctx, `UPDATE "CharacterImage" SET "key" = ?, "url" = ? WHERE "id" = ?`,
+			"prod/"+o.Key, publicURL+"/prod/"+escapePath(o.Key), o.ID)
+		if err != nil {
+			return 0, 0, fmt.Errorf("per-row update: %w", err)
+		}
+	}
+	return len(rows), time.Since(start), nil
+}
+
+// rawScan reads the reference columns with plain SELECTs, as plan's scan must, and
+// returns the rows read and the time.
+func rawScan(ctx context.Context, db *bun.DB) (int, time.Duration, error) {
+	queries := []string{
+		`SELECT "id", "key", "url" FROM "CharacterImage"`,
+		`SELECT "id", "coverImage" FROM "Story"`,
+		`SELECT "id", "r2Key", "r2Url" FROM "CuratedImage" WHERE "uploadedToR2" = true`,
+	}
+	start := time.Now()
+	n := 0
+	for _, q := range queries {
+		rows, err := db.QueryContext(ctx, q)
+		if err != nil {
+			return n, 0, fmt.Errorf("scan: %w", err)
+		}
+		cols, _ := rows.Columns()
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				rows.Close()
+				return n, 0, fmt.Errorf("scan: %w", err)
+			}
+			n++
+		}
+		if err := rows.Close(); err != nil {
+			return n, 0, err
+		}
+		if err := rows.Err(); err != nil {
+			return n, 0, err
+		}
+	}
+	return n, time.Since(start), nil
+}
