@@ -168,7 +168,10 @@ func Run(ctx context.Context, planID string, hdr plan.Header, entries func(func(
 		case len(moves) > 0:
 			err = r.chunk(ctx, moves)
 		case len(dels) > 0:
-			err = r.deleteChunk(ctx, dels)
+			// Every rewrite completes before the first deletion.
+			if err = r.waitRewrites(); err == nil {
+				err = r.deleteChunk(ctx, dels)
+			}
 		}
 		moves, dels = moves[:0], dels[:0]
 		stopped = stopped || r.stopping()
@@ -200,10 +203,14 @@ func Run(ctx context.Context, planID string, hdr plan.Header, entries func(func(
 	if err == nil {
 		err = flush()
 	}
+	if werr := r.waitRewrites(); err == nil {
+		err = werr
+	}
 	return r.res, err
 }
 
 type runner struct {
+	rewriting chan rewriteOutcome // the previous chunk's rewrites, in flight
 	planID    string
 	refs      map[string]plan.Reference
 	b         Bucket
@@ -252,7 +259,36 @@ func (r *runner) chunk(ctx context.Context, moves []plan.Move) error {
 			return fmt.Errorf("journal copies: %w", err)
 		}
 	}
-	return r.rewriteAll(ctx, ready)
+	// The rows of this chunk are rewritten while the next chunk copies: the database
+	// and the bucket work at once. Rewrites stay in order, one chunk at a time.
+	if err := r.waitRewrites(); err != nil {
+		return err
+	}
+	done := make(chan rewriteOutcome, 1)
+	r.rewriting = done
+	go func() {
+		res, err := r.rewriteAll(ctx, ready)
+		done <- rewriteOutcome{res, err}
+	}()
+	return nil
+}
+
+type rewriteOutcome struct {
+	res RewriteResult
+	err error
+}
+
+// waitRewrites waits for the rewrites in flight, if any, and counts them.
+func (r *runner) waitRewrites() error {
+	if r.rewriting == nil {
+		return nil
+	}
+	out := <-r.rewriting
+	r.rewriting = nil
+	r.res.Rewritten += out.res.Swapped
+	r.res.Already += out.res.Already
+	r.res.Drift = append(r.res.Drift, out.res.Drift...)
+	return out.err
 }
 
 // copyAll returns, per move, the verified target ETag or "" when the move must not
@@ -315,8 +351,9 @@ func (r *runner) copyAll(ctx context.Context, moves []plan.Move) ([]string, erro
 }
 
 // rewriteAll rewrites the rows of verified moves, grouped by reference and column, in
-// batches.
-func (r *runner) rewriteAll(ctx context.Context, moves []plan.Move) error {
+// batches, and returns their outcome (it runs beside the next chunk's copies, so it
+// touches no shared counters).
+func (r *runner) rewriteAll(ctx context.Context, moves []plan.Move) (RewriteResult, error) {
 	type group struct{ ref, column string }
 	groups := make(map[group][]plan.Rewrite)
 	var order []group
@@ -330,10 +367,11 @@ func (r *runner) rewriteAll(ctx context.Context, moves []plan.Move) error {
 			groups[g] = append(groups[g], rw)
 		}
 	}
+	var total RewriteResult
 	for _, g := range order {
 		ref, ok := r.refs[g.ref]
 		if !ok {
-			return fmt.Errorf("plan names reference %q but its header does not declare it", g.ref)
+			return total, fmt.Errorf("plan names reference %q but its header does not declare it", g.ref)
 		}
 		rws := groups[g]
 		for len(rws) > 0 {
@@ -341,12 +379,12 @@ func (r *runner) rewriteAll(ctx context.Context, moves []plan.Move) error {
 			r.o.Hook("rewrite-tx")
 			res, err := r.j.Rewrite(ctx, r.planID, ref, g.column, rws[:n])
 			if err != nil {
-				return fmt.Errorf("rewrite %s.%s: %w", ref.Table, g.column, err)
+				return total, fmt.Errorf("rewrite %s.%s: %w", ref.Table, g.column, err)
 			}
 			r.o.Progress("rewrite", n)
-			r.res.Rewritten += res.Swapped
-			r.res.Already += res.Already
-			r.res.Drift = append(r.res.Drift, res.Drift...)
+			total.Swapped += res.Swapped
+			total.Already += res.Already
+			total.Drift = append(total.Drift, res.Drift...)
 			for _, d := range res.Drift {
 				r.o.Logger.Warn("drift", "row", d.Ref, "reason", d.Reason)
 			}
@@ -354,7 +392,7 @@ func (r *runner) rewriteAll(ctx context.Context, moves []plan.Move) error {
 			rws = rws[n:]
 		}
 	}
-	return nil
+	return total, nil
 }
 
 func isDrift(err error) bool {

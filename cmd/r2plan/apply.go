@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -68,6 +69,7 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return exitError
 	}
+	slog.SetDefault(log) // the bucket provider logs its retries at debug level there
 	refuse := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "Error: refusing the plan: "+format+"\nNothing was changed. Make a new plan with 'r2plan plan'.\n", a...)
 		return exitError

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,6 +54,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return exitError
 	}
+	slog.SetDefault(log) // the bucket provider logs its retries at debug level there
 	prog := newProgress(rawStderr, log, logOpts.format)
 
 	var scope *plan.Scope
