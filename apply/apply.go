@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -23,6 +24,9 @@ type Bucket interface {
 	Head(ctx context.Context, key string) (size int64, etag string, err error)
 	// Delete deletes keys in batches and returns the keys the server refused.
 	Delete(ctx context.Context, keys []string) (failed map[string]error, err error)
+	// ListFrom streams the objects under prefix that sort after startAfter until fn
+	// returns an error, which it returns.
+	ListFrom(ctx context.Context, prefix, startAfter string, fn func(key string, size int64, etag string, modified time.Time) error) error
 }
 
 // Referrers re-reads the reference rows: which of keys does a row point at now?

@@ -28,6 +28,21 @@ func (r *runner) deleteChunk(ctx context.Context, dels []plan.Deletion) error {
 	if err != nil {
 		return fmt.Errorf("re-check references before deleting: %w", err)
 	}
+	// Each object and its copy, looked up by listing (a request per thousand keys), the
+	// few the listing did not show by HEAD.
+	var lookups []string
+	for _, d := range dels {
+		if _, isRef := referenced[d.Key]; !isRef {
+			lookups = append(lookups, d.Key)
+			if d.Target != "" {
+				lookups = append(lookups, d.Target)
+			}
+		}
+	}
+	listed, err := statByListing(ctx, r.b, lookups)
+	if err != nil {
+		return fmt.Errorf("list the objects to delete: %w", err)
+	}
 	ok := make([]bool, len(dels))
 	reasons := make([]string, len(dels))
 	var gone atomic.Int64
@@ -40,7 +55,7 @@ func (r *runner) deleteChunk(ctx context.Context, dels []plan.Deletion) error {
 			continue
 		}
 		g.Go(func() error {
-			reason, err := r.checkDeletion(ctx, d)
+			reason, err := r.checkDeletion(ctx, d, listed)
 			switch {
 			case errors.Is(err, providers.ErrNotFound):
 				gone.Add(1)
@@ -95,30 +110,39 @@ func (r *runner) deleteChunk(ctx context.Context, dels []plan.Deletion) error {
 	return nil
 }
 
-// checkDeletion HEADs the object (and its copy) and returns why it must not be deleted,
-// or "" when it may. An object already gone returns providers.ErrNotFound.
-func (r *runner) checkDeletion(ctx context.Context, d *plan.Deletion) (string, error) {
-	size, etag, err := r.b.Head(ctx, d.Key)
+// checkDeletion checks the object (and its copy) and returns why it must not be
+// deleted, or "" when it may. An object already gone returns providers.ErrNotFound.
+func (r *runner) checkDeletion(ctx context.Context, d *plan.Deletion, listed map[string]objStat) (string, error) {
+	st, err := r.stat(ctx, d.Key, listed)
 	if err != nil {
-		if errors.Is(err, providers.ErrNotFound) {
-			return "", err
-		}
-		return "", fmt.Errorf("head %q: %w", d.Key, err)
+		return "", err
 	}
-	if etag != d.ETag || size != d.Size {
-		return fmt.Sprintf("changed since the plan (ETag %s, %d bytes); not deleted", etag, size), nil
+	if st.etag != d.ETag || st.size != d.Size {
+		return fmt.Sprintf("changed since the plan (ETag %s, %d bytes); not deleted", st.etag, st.size), nil
 	}
 	if d.Target == "" {
 		return "", nil
 	}
-	tsize, tetag, err := r.b.Head(ctx, d.Target)
+	t, err := r.stat(ctx, d.Target, listed)
 	switch {
 	case errors.Is(err, providers.ErrNotFound):
 		return fmt.Sprintf("its copy %q is missing; not deleted", d.Target), nil
 	case err != nil:
-		return "", fmt.Errorf("head %q: %w", d.Target, err)
-	case tsize != d.Size || tetag != d.TargetETag:
-		return fmt.Sprintf("its copy %q changed (ETag %s, %d bytes); not deleted", d.Target, tetag, tsize), nil
+		return "", err
+	case t.size != d.Size || t.etag != d.TargetETag:
+		return fmt.Sprintf("its copy %q changed (ETag %s, %d bytes); not deleted", d.Target, t.etag, t.size), nil
 	}
 	return "", nil
+}
+
+// stat returns what the listing showed of key, or HEADs it.
+func (r *runner) stat(ctx context.Context, key string, listed map[string]objStat) (objStat, error) {
+	if st, ok := listed[key]; ok {
+		return st, nil
+	}
+	size, etag, err := r.b.Head(ctx, key)
+	if err != nil && !errors.Is(err, providers.ErrNotFound) {
+		err = fmt.Errorf("head %q: %w", key, err)
+	}
+	return objStat{size, etag}, err
 }

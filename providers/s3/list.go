@@ -35,3 +35,26 @@ func (b *Bucket) List(ctx context.Context, prefix string, fn func(key string, si
 	}
 	return nil
 }
+
+// ListFrom streams the objects under prefix whose keys sort after startAfter, in the
+// server's order, until fn returns an error (returned as is, so a sentinel stops it).
+func (b *Bucket) ListFrom(ctx context.Context, prefix, startAfter string, fn func(key string, size int64, etag string, modified time.Time) error) error {
+	p := s3.NewListObjectsV2Paginator(b.client, &s3.ListObjectsV2Input{
+		Bucket:     aws.String(b.opts.Bucket),
+		Prefix:     aws.String(prefix),
+		StartAfter: aws.String(startAfter),
+		MaxKeys:    aws.Int32(listPageSize),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list %q after %q in %s: %w", prefix, startAfter, b.identity, err)
+		}
+		for _, o := range page.Contents {
+			if err := fn(aws.ToString(o.Key), aws.ToInt64(o.Size), unquote(aws.ToString(o.ETag)), aws.ToTime(o.LastModified)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
