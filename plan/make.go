@@ -77,9 +77,17 @@ func (e *OutsideError) Error() string {
 }
 
 type objInfo struct {
-	size     int64
-	etag     string
-	modified time.Time
+	size       int64
+	etag       string
+	modified   int64 // Unix nanoseconds: a time.Time is three times the size
+	referenced bool  // a row points at it
+}
+
+func (o objInfo) modTime() time.Time {
+	if o.modified == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, o.modified).UTC()
 }
 
 type moveState struct {
@@ -98,9 +106,12 @@ func Make(in Inputs) (*Plan, error) {
 
 	// Map every key; the mapping must be injective, also under Unicode normalisation.
 	moves := make(map[string]*moveState)
-	nfcKeys := make(map[string]string, len(objects))
+	// Keys not in NFC, by their NFC form (most keys are, and need no entry).
+	nfcKeys := make(map[string]string)
 	for k := range objects {
-		nfcKeys[norm.NFC.String(k)] = k
+		if !norm.NFC.IsNormalString(k) {
+			nfcKeys[norm.NFC.String(k)] = k
+		}
 	}
 	byTarget := make(map[string]string)
 	var coll CollisionError
@@ -127,7 +138,11 @@ func Make(in Inputs) (*Plan, error) {
 		byTarget[nt] = k
 		// A target that differs from an existing key only in normalisation is that
 		// key on R2.
-		if existing, ok := nfcKeys[nt]; ok && existing != target {
+		existing, ok := nfcKeys[nt]
+		if _, isKey := objects[nt]; !ok && isKey {
+			existing, ok = nt, true
+		}
+		if ok && existing != target {
 			coll.Collisions = append(coll.Collisions, [2]string{k, existing})
 			coll.Targets = append(coll.Targets, target)
 			continue
@@ -158,8 +173,6 @@ func Make(in Inputs) (*Plan, error) {
 		return nil, &coll
 	}
 
-	// referenced holds every existing key that a row points at: never an orphan.
-	referenced := make(map[string]struct{})
 	for _, ref := range in.References {
 		rs := RefSummary{Name: ref.Name, Table: ref.Table}
 		cols := ref.Columns()
@@ -204,8 +217,11 @@ func Make(in Inputs) (*Plan, error) {
 						newValue = st.move.Target
 					}
 				}
-				if _, exists := objects[key]; exists {
-					referenced[key] = struct{}{}
+				if o, exists := objects[key]; exists {
+					if !o.referenced {
+						o.referenced = true // never an orphan
+						objects[key] = o
+					}
 				} else {
 					rs.Dangling++
 					p.Dangling = append(p.Dangling, Dangling{Reference: ref.Name, Column: cols[i], PK: r.PK, Value: *v, Key: key})
@@ -234,11 +250,6 @@ func Make(in Inputs) (*Plan, error) {
 		s.References = append(s.References, rs)
 	}
 
-	// A key that is the target of a move is about to be referenced: never an orphan.
-	targets := make(map[string]struct{}, len(moves))
-	for _, st := range moves {
-		targets[st.move.Target] = struct{}{}
-	}
 	var firstDue, lastDue time.Time
 	prefixes := make(map[string]*PrefixSummary)
 	for _, k := range keys {
@@ -247,10 +258,10 @@ func Make(in Inputs) (*Plan, error) {
 		}
 		o := objects[k]
 		st, moving := moves[k]
-		_, isReferenced := referenced[k]
-		_, isTarget := targets[k]
-		orphan := !isReferenced && !isTarget && in.Orphans.covers(k)
-		young := orphan && in.Now.Sub(o.modified) < in.Orphans.MinAge
+		// A key that is the target of a move is about to be referenced: never an orphan.
+		_, isTarget := byTarget[norm.NFC.String(k)]
+		orphan := !o.referenced && !isTarget && in.Orphans.covers(k)
+		young := orphan && in.Now.Sub(o.modTime()) < in.Orphans.MinAge
 		orphan = orphan && !young
 		switch {
 		case moving && st.conflict != nil:
@@ -264,12 +275,12 @@ func Make(in Inputs) (*Plan, error) {
 				at, ok = in.Moved(k)
 			}
 			if !ok {
-				at = objects[m.Target].modified
+				at = objects[m.Target].modTime()
 			}
 			due := at.Add(in.GracePeriod)
 			if !at.IsZero() && !in.Now.Before(due) {
 				p.Deletes = append(p.Deletes, Deletion{Key: k, Reason: ReasonMoved, Size: o.size, ETag: o.etag,
-					Modified: o.modified, Target: m.Target, TargetETag: m.TargetETag})
+					Modified: o.modTime(), Target: m.Target, TargetETag: m.TargetETag})
 				continue
 			}
 			s.Kept++
@@ -284,7 +295,7 @@ func Make(in Inputs) (*Plan, error) {
 			}
 		case orphan && (!moving || st.move.Copy):
 			// An unreferenced object old enough to go: deleted, not copied.
-			p.Deletes = append(p.Deletes, Deletion{Key: k, Reason: ReasonOrphan, Size: o.size, ETag: o.etag, Modified: o.modified})
+			p.Deletes = append(p.Deletes, Deletion{Key: k, Reason: ReasonOrphan, Size: o.size, ETag: o.etag, Modified: o.modTime()})
 		case !moving:
 			if young {
 				s.OrphansYoung++
@@ -377,7 +388,11 @@ func isMultipart(etag string) bool { return strings.Contains(etag, "-") }
 func collect(list func(yield func(Object) error) error, s *Summary) (map[string]objInfo, error) {
 	objects := make(map[string]objInfo)
 	if err := list(func(o Object) error {
-		objects[o.Key] = objInfo{o.Size, o.ETag, o.Modified}
+		var mod int64
+		if !o.Modified.IsZero() {
+			mod = o.Modified.UnixNano()
+		}
+		objects[o.Key] = objInfo{size: o.Size, etag: o.ETag, modified: mod}
 		s.Objects++
 		s.Bytes += o.Size
 		return nil

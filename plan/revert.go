@@ -98,7 +98,7 @@ func Revert(in RevertInputs) (*Plan, error) {
 		}
 		src := objects[c.Key]
 		p.Deletes = append(p.Deletes, Deletion{Key: c.Target, Reason: ReasonRevert, Size: t.size, ETag: t.etag,
-			Modified: t.modified, Target: c.Key, TargetETag: src.etag})
+			Modified: t.modTime(), Target: c.Key, TargetETag: src.etag})
 		s.Deletes++
 		s.DeletesRevert++
 		s.DeleteBytes += t.size
