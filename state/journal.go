@@ -34,6 +34,9 @@ type Entry struct {
 type Journal struct {
 	db  *sqldb.DB
 	now func() time.Time
+	// Hook, if set, is called inside each rewrite transaction, after the rows are
+	// swapped and before the journal rows are written and committed (crash tests).
+	Hook func(point string)
 }
 
 var _ apply.Journal = (*Journal)(nil)
@@ -134,6 +137,9 @@ func (j *Journal) Rewrite(ctx context.Context, planID string, ref plan.Reference
 					res.Drift = append(res.Drift, apply.Drift{Ref: fmt.Sprintf("%s.%s[%s]", ref.Name, column, rw.PK), Reason: reason})
 				}
 			}
+		}
+		if j.Hook != nil {
+			j.Hook("in-rewrite-tx")
 		}
 		if len(swapped) == 0 {
 			return nil

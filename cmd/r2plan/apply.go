@@ -101,6 +101,8 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return exitError
 	}
+	hook := testHook()
+	journal.Hook = hook
 
 	planID := plan.ID(digest)
 	lock, err := acquireLock(ctx, db, planID, shardName, *lockTimeout, stderr)
@@ -139,7 +141,7 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		BatchSize:   *batch,
 		Stop:        stopOf(ctx),
 		Logger:      log,
-		Hook:        testHook(),
+		Hook:        hook,
 		Progress:    func(name string, n int) { phases[name].add(n) },
 	})
 	for _, ph := range phases {
