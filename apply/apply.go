@@ -21,6 +21,9 @@ type Bucket interface {
 	// content at dst, and returns dst's ETag and whether it copied now (false: dst
 	// already held the source's content).
 	Copy(ctx context.Context, src, dst, srcETag string, size int64) (etag string, copied bool, err error)
+	// CopyAbsent is Copy for a dst just seen absent in a listing: it may skip its own
+	// check of dst.
+	CopyAbsent(ctx context.Context, src, dst, srcETag string, size int64) (etag string, err error)
 	Head(ctx context.Context, key string) (size int64, etag string, err error)
 	// Delete deletes keys in batches and returns the keys the server refused.
 	Delete(ctx context.Context, keys []string) (failed map[string]error, err error)
@@ -301,6 +304,18 @@ func (r *runner) copyAll(ctx context.Context, moves []plan.Move) ([]string, erro
 	verified := make([]string, len(moves))
 	drift := make([]*Drift, len(moves))
 	failed := make([]error, len(moves))
+	// One listing per thousand targets tells which are absent (copied without a HEAD
+	// first) and which are already there (an earlier run).
+	var targets []string
+	for _, m := range moves {
+		if m.Copy {
+			targets = append(targets, m.Target)
+		}
+	}
+	seen, err := statByListing(ctx, r.b, targets)
+	if err != nil {
+		return nil, fmt.Errorf("list the targets: %w", err)
+	}
 	var copied, present atomic.Int64
 	// Per-move outcomes are recorded, not returned: one move's failure must not cancel
 	// the copies in flight beside it.
@@ -314,7 +329,7 @@ func (r *runner) copyAll(ctx context.Context, moves []plan.Move) ([]string, erro
 		started++
 		g.Go(func() error {
 			m := &moves[i]
-			etag, did, err := r.copyOne(ctx, m)
+			etag, did, err := r.copyOne(ctx, m, seen)
 			if m.Copy {
 				defer r.o.Progress("copy", 1)
 			}

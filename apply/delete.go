@@ -39,7 +39,7 @@ func (r *runner) deleteChunk(ctx context.Context, dels []plan.Deletion) error {
 			}
 		}
 	}
-	listed, err := statByListing(ctx, r.b, lookups)
+	seen, err := statByListing(ctx, r.b, lookups)
 	if err != nil {
 		return fmt.Errorf("list the objects to delete: %w", err)
 	}
@@ -55,7 +55,7 @@ func (r *runner) deleteChunk(ctx context.Context, dels []plan.Deletion) error {
 			continue
 		}
 		g.Go(func() error {
-			reason, err := r.checkDeletion(ctx, d, listed)
+			reason, err := r.checkDeletion(ctx, d, seen)
 			switch {
 			case errors.Is(err, providers.ErrNotFound):
 				gone.Add(1)
@@ -112,8 +112,8 @@ func (r *runner) deleteChunk(ctx context.Context, dels []plan.Deletion) error {
 
 // checkDeletion checks the object (and its copy) and returns why it must not be
 // deleted, or "" when it may. An object already gone returns providers.ErrNotFound.
-func (r *runner) checkDeletion(ctx context.Context, d *plan.Deletion, listed map[string]objStat) (string, error) {
-	st, err := r.stat(ctx, d.Key, listed)
+func (r *runner) checkDeletion(ctx context.Context, d *plan.Deletion, seen listed) (string, error) {
+	st, err := r.stat(ctx, d.Key, seen)
 	if err != nil {
 		return "", err
 	}
@@ -123,7 +123,7 @@ func (r *runner) checkDeletion(ctx context.Context, d *plan.Deletion, listed map
 	if d.Target == "" {
 		return "", nil
 	}
-	t, err := r.stat(ctx, d.Target, listed)
+	t, err := r.stat(ctx, d.Target, seen)
 	switch {
 	case errors.Is(err, providers.ErrNotFound):
 		return fmt.Sprintf("its copy %q is missing; not deleted", d.Target), nil
@@ -136,9 +136,12 @@ func (r *runner) checkDeletion(ctx context.Context, d *plan.Deletion, listed map
 }
 
 // stat returns what the listing showed of key, or HEADs it.
-func (r *runner) stat(ctx context.Context, key string, listed map[string]objStat) (objStat, error) {
-	if st, ok := listed[key]; ok {
+func (r *runner) stat(ctx context.Context, key string, seen listed) (objStat, error) {
+	if st, ok := seen.found[key]; ok {
 		return st, nil
+	}
+	if seen.absent[key] {
+		return objStat{}, fmt.Errorf("%q: %w", key, providers.ErrNotFound)
 	}
 	size, etag, err := r.b.Head(ctx, key)
 	if err != nil && !errors.Is(err, providers.ErrNotFound) {

@@ -14,20 +14,28 @@ type objStat struct {
 	etag string
 }
 
+// listed is what a listing walk learnt of some keys: those it saw, and those it proved
+// absent (it walked past where they would sort without seeing them).
+type listed struct {
+	found  map[string]objStat
+	absent map[string]bool
+}
+
 // errWalked stops a listing walk.
 var errWalked = errors.New("walked far enough")
 
 // statByListing looks keys up through ListObjectsV2 rather than one HEAD each: the keys
 // are sorted and split into runs by their first path segment, and each run is walked
 // from just before its first key to its last, at most a few times the run's length of
-// keys (beyond that, listing costs more than HEADs would). It returns what it found;
-// a key it did not see is not proved missing (a server may list in another order, or the
-// walk may stop early), and the caller HEADs it.
-func statByListing(ctx context.Context, b Bucket, keys []string) (map[string]objStat, error) {
+// keys (beyond that, listing costs more than HEADs would). A key the walk passed without
+// seeing is absent, but only while the server lists in byte order, as S3 promises: a
+// walk that sees keys out of order proves nothing absent. A key neither found nor proved
+// absent is for the caller to HEAD.
+func statByListing(ctx context.Context, b Bucket, keys []string) (listed, error) {
 	sorted := slices.Clone(keys)
 	slices.Sort(sorted)
 	sorted = slices.Compact(sorted)
-	found := make(map[string]objStat, len(sorted))
+	l := listed{found: make(map[string]objStat, len(sorted)), absent: make(map[string]bool)}
 	for len(sorted) > 0 {
 		seg := firstSegment(sorted[0])
 		n := 1
@@ -40,25 +48,43 @@ func statByListing(ctx context.Context, b Bucket, keys []string) (map[string]obj
 		for _, k := range run {
 			want[k] = struct{}{}
 		}
-		last := run[len(run)-1]
+		first, last := run[0], run[len(run)-1]
 		budget := 2*len(run) + 100
+		var prev string
+		ordered, passed := true, false
 		// StartAfter is exclusive: a proper prefix of the first key sorts before it.
-		first := run[0]
 		err := b.ListFrom(ctx, seg, first[:len(first)-1], func(key string, size int64, etag string, _ time.Time) error {
-			if key > last || budget == 0 {
+			switch {
+			case key < prev:
+				ordered = false
+				return errWalked
+			case key > last:
+				passed = true
+				return errWalked
+			case budget == 0:
 				return errWalked
 			}
 			budget--
+			prev = key
 			if _, ok := want[key]; ok {
-				found[key] = objStat{size, etag}
+				l.found[key] = objStat{size, etag}
 			}
 			return nil
 		})
 		if err != nil && !errors.Is(err, errWalked) {
-			return nil, err
+			return listed{}, err
+		}
+		if !ordered {
+			continue
+		}
+		exhausted := err == nil
+		for _, k := range run {
+			if _, ok := l.found[k]; !ok && (exhausted || passed || k < prev) {
+				l.absent[k] = true
+			}
 		}
 	}
-	return found, nil
+	return l, nil
 }
 
 // firstSegment is the key's first path segment with its slash, or the whole key.

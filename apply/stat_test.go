@@ -43,12 +43,12 @@ func TestStatByListing(t *testing.T) {
 	keys = slices.Compact(keys)
 	l := &listing{keys: keys}
 	want := []string{keys[0], keys[5], keys[len(keys)-1], "characters/absent.webp", keys[60], "root.txt"}
-	found, err := statByListing(t.Context(), l, want)
+	seen, err := statByListing(t.Context(), l, want)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string
-	for k, st := range found {
+	for k, st := range seen.found {
 		if st.etag != "etag-"+k || st.size != int64(len(k)) {
 			t.Errorf("%q: %+v", k, st)
 		}
@@ -62,5 +62,18 @@ func TestStatByListing(t *testing.T) {
 	}
 	if l.walks > 4 {
 		t.Errorf("%d walks for 4 runs", l.walks)
+	}
+	if diff := cmp.Diff(map[string]bool{"characters/absent.webp": true}, seen.absent); diff != "" {
+		t.Errorf("absent (-want +got):\n%s", diff)
+	}
+
+	// A server seen listing out of order proves nothing absent.
+	shuffled := &listing{keys: []string{"characters/c.webp", "characters/a.webp", "characters/b.webp", "characters/e.webp"}}
+	seen, err = statByListing(t.Context(), shuffled, []string{"characters/b.webp", "characters/d.webp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen.absent) != 0 {
+		t.Errorf("out-of-order listing proved %v absent", seen.absent)
 	}
 }

@@ -5,13 +5,14 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
-	"time"
 
 	fp "github.com/r2plan/r2plan/internal/faultproxy"
 )
 
-// TestRandomKills SIGKILLs apply at seeded random instants: half at a random hook
-// point (copied, verified, rewrite-tx, rewritten) and count, half after a random delay.
+// TestRandomKills SIGKILLs apply at seeded random instants over the run: a random hook
+// point (after a copy, after a verify, before, inside or after a rewrite transaction)
+// and a random count of its occurrences. The hooks fire for work an earlier run already
+// did too, so every kill lands, at a deterministic place, whatever the machine's speed.
 // The checker runs after every kill; a final clean run completes, and the end state
 // equals one uninterrupted run's.
 func TestRandomKills(t *testing.T) {
@@ -22,7 +23,12 @@ func TestRandomKills(t *testing.T) {
 		kills = 30
 		seedList = []uint64{11, 12, 13}
 	}
-	points := []string{"copied", "verified", "rewrite-tx", "rewritten"}
+	// Each point with the most occurrences one run is sure to reach: every move is
+	// copied (or found copied) and verified; the rows make at least n/5 batches of 5.
+	points := []struct {
+		name string
+		max  int
+	}{{"copied", n / 2}, {"verified", n / 2}, {"rewrite-tx", n / 5}, {"in-rewrite-tx", n / 5}, {"rewritten", n / 5}}
 	for _, seed := range seedList {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			rnd := rand.New(rand.NewPCG(seed, 7))
@@ -30,13 +36,9 @@ func TestRandomKills(t *testing.T) {
 			w.plan()
 			killed, completed := 0, 0
 			for i := 0; i < kills; i++ {
-				var r result
-				if rnd.IntN(2) == 0 {
-					spec := fmt.Sprintf("R2PLAN_TEST_CRASH=%s:%d", points[rnd.IntN(len(points))], 1+rnd.IntN(8))
-					r = w.apply(0, []string{spec}, "--parallelism=4", "--batch-size=5")
-				} else {
-					r = w.apply(time.Duration(30+rnd.IntN(400))*time.Millisecond, nil, "--parallelism=4", "--batch-size=5")
-				}
+				p := points[rnd.IntN(len(points))]
+				spec := fmt.Sprintf("R2PLAN_TEST_CRASH=%s:%d", p.name, 1+rnd.IntN(p.max))
+				r := w.apply(0, []string{spec}, "--parallelism=4", "--batch-size=5")
 				w.check()
 				if r.killed {
 					killed++

@@ -43,6 +43,20 @@ const SourceETagMeta = "r2plan-source-etag"
 // sources with a multipart ETag are copied with their headers set explicitly: both
 // HEAD the source first and record SourceETagMeta on dst.
 func (b *Bucket) Copy(ctx context.Context, src, dst, srcETag string, size int64) (etag string, copied bool, err error) {
+	return b.copy(ctx, src, dst, srcETag, size, true)
+}
+
+// CopyAbsent is Copy for a dst that the caller has just seen absent (in a listing):
+// it skips the HEAD of dst that NoOverwriteByHead would send, and so costs one request.
+// The conditional headers of the other modes are still sent. Between the listing and
+// the copy, a dst written by someone else can be overwritten, as between Copy's HEAD
+// and its copy.
+func (b *Bucket) CopyAbsent(ctx context.Context, src, dst, srcETag string, size int64) (etag string, err error) {
+	etag, _, err = b.copy(ctx, src, dst, srcETag, size, false)
+	return etag, err
+}
+
+func (b *Bucket) copy(ctx context.Context, src, dst, srcETag string, size int64, checkFirst bool) (etag string, copied bool, err error) {
 	srcETag = unquote(srcETag)
 	if src == dst {
 		return "", false, fmt.Errorf("copy %q onto itself", src)
@@ -51,7 +65,7 @@ func (b *Bucket) Copy(ctx context.Context, src, dst, srcETag string, size int64)
 		return "", false, fmt.Errorf("copy %q to %q: no source ETag", src, dst)
 	}
 	explicit := size > b.opts.MultipartThreshold || isMultipartETag(srcETag)
-	if explicit || b.opts.NoOverwrite == NoOverwriteByHead {
+	if checkFirst && (explicit || b.opts.NoOverwrite == NoOverwriteByHead) {
 		etag, done, err := b.checkTarget(ctx, dst, srcETag, size)
 		if err != nil {
 			return "", false, fmt.Errorf("copy %q to %q: %w", src, dst, err)
