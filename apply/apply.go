@@ -64,6 +64,7 @@ type RewriteResult struct {
 	Swapped int // rows rewritten now
 	Already int // rows that already held the new value (a resumed run)
 	Drift   []Drift
+	Time    time.Duration
 }
 
 // Drift is a planned change skipped because the world changed since the plan.
@@ -118,12 +119,15 @@ func (s Shard) Owns(key string) bool {
 
 // Result counts what a run did.
 type Result struct {
-	Copied      int // objects copied now
-	Present     int // targets already in place (earlier run or plan)
-	Rewritten   int
-	Already     int // rows already rewritten by an earlier run
-	Deleted     int
-	Gone        int // objects to delete that were already gone (an earlier run)
+	Copied    int // objects copied now
+	Present   int // targets already in place (earlier run or plan)
+	Rewritten int
+	Already   int // rows already rewritten by an earlier run
+	Deleted   int
+	Gone      int // objects to delete that were already gone (an earlier run)
+	// RewriteTime is the time spent in rewrite transactions (rows and their journal),
+	// which run beside the copies.
+	RewriteTime time.Duration
 	Drift       []Drift
 	Failed      []error
 	Interrupted bool
@@ -294,6 +298,7 @@ func (r *runner) waitRewrites() error {
 	r.rewriting = nil
 	r.res.Rewritten += out.res.Swapped
 	r.res.Already += out.res.Already
+	r.res.RewriteTime += out.res.Time
 	r.res.Drift = append(r.res.Drift, out.res.Drift...)
 	return out.err
 }
@@ -396,7 +401,9 @@ func (r *runner) rewriteAll(ctx context.Context, moves []plan.Move) (RewriteResu
 		for len(rws) > 0 {
 			n := min(len(rws), r.o.BatchSize)
 			r.o.Hook("rewrite-tx")
+			start := time.Now()
 			res, err := r.j.Rewrite(ctx, r.planID, ref, g.column, rws[:n])
+			total.Time += time.Since(start)
 			if err != nil {
 				return total, fmt.Errorf("rewrite %s.%s: %w", ref.Table, g.column, err)
 			}

@@ -149,8 +149,8 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	prog.wait()
 	if res != nil {
-		fmt.Fprintf(stdout, "Copied %d objects (%d already in place); rewrote %d rows (%d already rewritten).\n",
-			res.Copied, res.Present, res.Rewritten, res.Already)
+		fmt.Fprintf(stdout, "Copied %d objects (%d already in place); rewrote %d rows (%d already rewritten) in %.2fs of database time.\n",
+			res.Copied, res.Present, res.Rewritten, res.Already, res.RewriteTime.Seconds())
 		if s.Deletes > 0 {
 			fmt.Fprintf(stdout, "Deleted %d objects (%d already gone).\n", res.Deleted, res.Gone)
 		}
