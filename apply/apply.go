@@ -40,7 +40,7 @@ type Referrers interface {
 // Journal is what apply needs of the state store.
 type Journal interface {
 	// RecordCopies journals verified copies.
-	RecordCopies(ctx context.Context, planID string, copies []Copied) error
+	RecordCopies(ctx context.Context, planID string, copies []plan.Copied) error
 	// Rewrite applies the rewrites of one column of one reference as compare-and-swap
 	// and journals the swapped ones, in one transaction.
 	Rewrite(ctx context.Context, planID string, ref plan.Reference, column string, rws []plan.Rewrite) (RewriteResult, error)
@@ -51,12 +51,6 @@ type Journal interface {
 // Deleted is a deleted object.
 type Deleted struct {
 	Key, ETag, Reason string
-}
-
-// Copied is a verified copy.
-type Copied struct {
-	Key, Target, ETag, TargetETag string
-	Size                          int64
 }
 
 // RewriteResult is the outcome of one batch of rewrites.
@@ -254,7 +248,7 @@ func (r *runner) chunk(ctx context.Context, moves []plan.Move) error {
 	if err != nil {
 		return err
 	}
-	var copies []Copied
+	var copies []plan.Copied
 	var ready []plan.Move
 	for i, m := range moves {
 		if verified[i] == "" {
@@ -262,7 +256,7 @@ func (r *runner) chunk(ctx context.Context, moves []plan.Move) error {
 		}
 		ready = append(ready, m)
 		if m.Copy {
-			copies = append(copies, Copied{Key: m.Key, Target: m.Target, ETag: m.ETag, TargetETag: verified[i], Size: m.Size})
+			copies = append(copies, plan.Copied{Key: m.Key, Target: m.Target, TargetETag: verified[i]})
 		}
 	}
 	if len(copies) > 0 {

@@ -47,16 +47,6 @@ type DatabaseID struct {
 	Name   string `json:"name"`
 }
 
-// Reference looks up a reference of the plan by name.
-func (h *Header) Reference(name string) (Reference, bool) {
-	for _, r := range h.References {
-		if r.Name == name {
-			return r, true
-		}
-	}
-	return Reference{}, false
-}
-
 // The body of a plan file is one JSON object per line, each with a "type". The last line
 // is the trailer, with the count of body lines and the digest of every byte before it.
 type line struct {

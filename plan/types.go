@@ -5,27 +5,6 @@ import (
 	"time"
 )
 
-// Action is what a change does.
-type Action uint8
-
-const (
-	ActionCopy Action = iota + 1
-	ActionRewrite
-	ActionDelete
-)
-
-func (a Action) String() string {
-	switch a {
-	case ActionCopy:
-		return "copy"
-	case ActionRewrite:
-		return "rewrite"
-	case ActionDelete:
-		return "delete"
-	}
-	return "unknown"
-}
-
 // An Object is one listed object, as compact as the planner needs it.
 type Object struct {
 	Key      string

@@ -80,7 +80,7 @@ func serialise(ctx context.Context, db *sqldb.DB, tx bun.Tx) error {
 }
 
 // RecordCopies journals verified copies in one insert.
-func (j *Journal) RecordCopies(ctx context.Context, planID string, copies []apply.Copied) error {
+func (j *Journal) RecordCopies(ctx context.Context, planID string, copies []plan.Copied) error {
 	now := j.now().UTC()
 	entries := make([]Entry, len(copies))
 	for i, c := range copies {
