@@ -35,7 +35,7 @@ func TestMakeDeletions(t *testing.T) {
 	in.Orphans = &Orphans{Scope: []string{""}, Protect: []string{"dev/", "prod/", "keep/"}, MinAge: time.Hour}
 	in.Layout.Rules = []Rule{prefixRule("all", "", "dev/")}
 	in.Layout.Placed = []string{"dev/", "prod/", "keep/"}
-	p, err := Make(in)
+	p, err := makeInMemory(t, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestMakeScope(t *testing.T) {
 	}}
 	in := inputs(objects, refs)
 	in.Scope = &Scope{Include: []string{"a/"}, Exclude: []string{"a/b/"}}
-	p, err := Make(in)
+	p, err := makeInMemory(t, in)
 	if err != nil {
 		t.Fatal(err)
 	}

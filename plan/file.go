@@ -92,29 +92,21 @@ func Write(w io.Writer, p *Plan) (digest string, err error) {
 		return "", err
 	}
 	n := 0
-	for i := range p.Moves {
-		if err := enc.Encode(moveLine{"move", p.Moves[i]}); err != nil {
-			return "", err
-		}
+	err = p.Entries(func(e Entry) error {
 		n++
-	}
-	for i := range p.Deletes {
-		if err := enc.Encode(deleteLine{"delete", p.Deletes[i]}); err != nil {
-			return "", err
+		switch {
+		case e.Move != nil:
+			return enc.Encode(moveLine{"move", *e.Move})
+		case e.Delete != nil:
+			return enc.Encode(deleteLine{"delete", *e.Delete})
+		case e.Conflict != nil:
+			return enc.Encode(conflictLine{"conflict", *e.Conflict})
+		default:
+			return enc.Encode(danglingLine{"dangling", *e.Dangling})
 		}
-		n++
-	}
-	for i := range p.Conflicts {
-		if err := enc.Encode(conflictLine{"conflict", p.Conflicts[i]}); err != nil {
-			return "", err
-		}
-		n++
-	}
-	for i := range p.Dangling {
-		if err := enc.Encode(danglingLine{"dangling", p.Dangling[i]}); err != nil {
-			return "", err
-		}
-		n++
+	})
+	if err != nil {
+		return "", err
 	}
 	digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
 	if err := json.NewEncoder(bw).Encode(trailer{"end", n, digest}); err != nil {

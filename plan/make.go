@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strings"
 	"time"
@@ -40,11 +41,57 @@ type Inputs struct {
 // Plan is a computed change set. Its Header is completed by the caller (identity,
 // digests, versions) before it is written.
 type Plan struct {
-	Header    Header
+	Header Header
+	// Moves and Deletes hold the body of a plan built in memory (a revert); a plan that
+	// Make computed streams them from body instead. Conflicts and Dangling are always
+	// here.
 	Moves     []Move
 	Deletes   []Deletion
 	Dangling  []Dangling
 	Conflicts []Conflict
+
+	body   func(fn func(Entry) error) error
+	closer func() error
+}
+
+// Entries streams the plan's body in file order: moves, deletions, conflicts, then
+// dangling references. It may be called more than once.
+func (p *Plan) Entries(fn func(Entry) error) error {
+	if p.body != nil {
+		if err := p.body(fn); err != nil {
+			return err
+		}
+	} else {
+		for i := range p.Moves {
+			if err := fn(Entry{Move: &p.Moves[i]}); err != nil {
+				return err
+			}
+		}
+		for i := range p.Deletes {
+			if err := fn(Entry{Delete: &p.Deletes[i]}); err != nil {
+				return err
+			}
+		}
+	}
+	for i := range p.Conflicts {
+		if err := fn(Entry{Conflict: &p.Conflicts[i]}); err != nil {
+			return err
+		}
+	}
+	for i := range p.Dangling {
+		if err := fn(Entry{Dangling: &p.Dangling[i]}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close releases what the plan keeps on disk (Make's spilled rewrites).
+func (p *Plan) Close() error {
+	if p.closer == nil {
+		return nil
+	}
+	return p.closer()
 }
 
 // A CollisionError reports keys that the layout maps onto one target, or onto keys that
@@ -76,48 +123,67 @@ func (e *OutsideError) Error() string {
 	return fmt.Sprintf("rule %q maps %q to %q, outside every placed prefix (a later plan would move it again)", e.Rule, e.Key, e.Target)
 }
 
-type objInfo struct {
-	size       int64
-	etag       string
-	modified   int64 // Unix nanoseconds: a time.Time is three times the size
-	referenced bool  // a row points at it
+type planner struct {
+	in        Inputs
+	objs      *objectSet
+	conflicts map[int32]*Conflict
+	spill     *rewriteSpill
 }
 
-func (o objInfo) modTime() time.Time {
-	if o.modified == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, o.modified).UTC()
-}
-
-type moveState struct {
-	move     *Move
-	conflict *Conflict
-}
-
-// Make computes the plan.
-func Make(in Inputs) (*Plan, error) {
-	p := &Plan{}
+// Make computes the plan. The plan's moves and deletions are computed again from a
+// compact form each time its Entries are read, and its rewrites are kept in a temporary
+// file: Close releases it.
+func Make(in Inputs) (p *Plan, err error) {
+	p = &Plan{}
 	s := &p.Header.Summary
-	objects, err := collect(in.Objects, s)
+	objs, err := collectObjects(in.Objects, s)
 	if err != nil {
 		return nil, err
 	}
+	pl := &planner{in: in, objs: objs, conflicts: make(map[int32]*Conflict)}
+	if err := pl.mapKeys(s); err != nil {
+		return nil, err
+	}
+	if pl.spill, err = newRewriteSpill(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			pl.spill.close()
+		}
+	}()
+	if err := pl.scanRows(p); err != nil {
+		return nil, err
+	}
+	if err := pl.spill.done(); err != nil {
+		return nil, err
+	}
+	if err := pl.classify(p); err != nil {
+		return nil, err
+	}
+	p.body = pl.entries
+	p.closer = pl.spill.close
+	return p, nil
+}
 
-	// Map every key; the mapping must be injective, also under Unicode normalisation.
-	moves := make(map[string]*moveState)
+// mapKeys maps every key and decides each move: the mapping must be injective, also
+// under Unicode normalisation, and a target that exists must hold the same content.
+func (pl *planner) mapKeys(s *Summary) error {
+	in, objs := &pl.in, pl.objs
 	// Keys not in NFC, by their NFC form (most keys are, and need no entry).
-	nfcKeys := make(map[string]string)
-	for k := range objects {
-		if !norm.NFC.IsNormalString(k) {
-			nfcKeys[norm.NFC.String(k)] = k
+	nfcKeys := make(map[string][]int32)
+	for i := range objs.len() {
+		if b := objs.keyBytes(i); !norm.NFC.IsNormal(b) {
+			nk := norm.NFC.String(string(b))
+			nfcKeys[nk] = append(nfcKeys[nk], int32(i))
 		}
 	}
-	byTarget := make(map[string]string)
+	targets := newTargetSet(objs.len(), objs.seed)
 	var coll CollisionError
-	keys := sortedKeys(objects)
-	for _, k := range keys {
+	for i := range objs.len() {
+		k := objs.key(i)
 		if in.Layout.IsPlaced(k) {
+			objs.rec(i).flags |= fPlaced
 			s.Placed++
 			continue
 		}
@@ -127,53 +193,77 @@ func Make(in Inputs) (*Plan, error) {
 			continue
 		}
 		if len(in.Layout.Placed) > 0 && !in.Layout.IsPlaced(target) {
-			return nil, &OutsideError{Key: k, Target: target, Rule: rule}
+			return &OutsideError{Key: k, Target: target, Rule: rule}
 		}
 		nt := norm.NFC.String(target)
-		if other, dup := byTarget[nt]; dup {
-			coll.Collisions = append(coll.Collisions, [2]string{other, k})
+		if other, dup := targets.add(nt, int32(i), func(j int32) string {
+			t, _, _ := in.Layout.Map(objs.key(int(j)))
+			return norm.NFC.String(t)
+		}); dup {
+			coll.Collisions = append(coll.Collisions, [2]string{objs.key(int(other)), k})
 			coll.Targets = append(coll.Targets, target)
 			continue
 		}
-		byTarget[nt] = k
 		// A target that differs from an existing key only in normalisation is that
-		// key on R2.
-		existing, ok := nfcKeys[nt]
-		if _, isKey := objects[nt]; !ok && isKey {
-			existing, ok = nt, true
+		// key on R2; every key whose NFC form is the target's is a target, never an
+		// orphan.
+		existing := nfcKeys[nt]
+		if j, isKey := objs.lookup(nt); isKey {
+			existing = append(existing[:len(existing):len(existing)], int32(j))
 		}
-		if ok && existing != target {
-			coll.Collisions = append(coll.Collisions, [2]string{k, existing})
+		clash := ""
+		for _, j := range existing {
+			objs.rec(int(j)).flags |= fTarget
+			if kj := objs.key(int(j)); kj != target {
+				clash = kj
+			}
+		}
+		if clash != "" {
+			coll.Collisions = append(coll.Collisions, [2]string{k, clash})
 			coll.Targets = append(coll.Targets, target)
 			continue
 		}
-		o := objects[k]
-		m := &Move{Key: k, Target: target, Rule: rule, Size: o.size, ETag: o.etag, Copy: true}
-		st := &moveState{move: m}
+		objs.rec(i).flags |= fMoving
+		size, etag := objs.size(i), objs.etag(i)
 		if why := UnsafeKey(target); why != "" {
-			st.conflict = &Conflict{Key: k, Target: target, Reason: "unsafe target: " + why, Size: o.size, ETag: o.etag}
-		} else if t, exists := objects[target]; exists {
-			same := t.size == o.size && t.etag == o.etag
-			if !same && t.size == o.size && isMultipart(o.etag) && in.HoldsCopy != nil {
-				var err error
-				if same, err = in.HoldsCopy(k, target, o.etag, o.size); err != nil {
-					return nil, fmt.Errorf("compare %q with %q: %w", k, target, err)
-				}
-			}
-			if same {
-				m.Copy = false
-				m.TargetETag = t.etag
-			} else {
-				st.conflict = &Conflict{Key: k, Target: target, Reason: ReasonTargetDiffers, Size: o.size, ETag: o.etag, TargetSize: t.size, TargetETag: t.etag}
+			pl.conflict(i, &Conflict{Key: k, Target: target, Reason: "unsafe target: " + why, Size: size, ETag: etag})
+			continue
+		}
+		t, exists := objs.lookup(target)
+		if !exists {
+			objs.rec(i).flags |= fCopy
+			continue
+		}
+		tetag := objs.etag(t)
+		same := objs.size(t) == size && tetag == etag
+		if !same && objs.size(t) == size && isMultipart(etag) && in.HoldsCopy != nil {
+			var err error
+			if same, err = in.HoldsCopy(k, target, etag, size); err != nil {
+				return fmt.Errorf("compare %q with %q: %w", k, target, err)
 			}
 		}
-		moves[k] = st
+		if !same {
+			pl.conflict(i, &Conflict{Key: k, Target: target, Reason: ReasonTargetDiffers, Size: size, ETag: etag,
+				TargetSize: objs.size(t), TargetETag: tetag})
+		}
 	}
 	if len(coll.Collisions) > 0 {
-		return nil, &coll
+		return &coll
 	}
+	return nil
+}
 
-	for _, ref := range in.References {
+func (pl *planner) conflict(i int, c *Conflict) {
+	pl.objs.rec(i).flags |= fConflict
+	pl.conflicts[int32(i)] = c
+}
+
+// scanRows reads every reference's rows: each value names an object (or none: dangling,
+// foreign), marks it referenced, and is planned for rewriting when the object moves.
+func (pl *planner) scanRows(p *Plan) error {
+	in, objs := &pl.in, pl.objs
+	s := &p.Header.Summary
+	for refIdx, ref := range in.References {
 		rs := RefSummary{Name: ref.Name, Table: ref.Table}
 		cols := ref.Columns()
 		isURL := make([]bool, len(cols))
@@ -181,106 +271,121 @@ func Make(in Inputs) (*Plan, error) {
 			isURL[i] = c == ref.URLColumn && ref.URLColumn != ""
 		}
 		if ref.KeyColumn != "" && ref.KeyColumn == ref.URLColumn {
-			return nil, fmt.Errorf("reference %q: key_column and url_column are both %q", ref.Name, ref.KeyColumn)
+			return fmt.Errorf("reference %q: key_column and url_column are both %q", ref.Name, ref.KeyColumn)
 		}
 		err := in.Rows(ref, func(r Row) error {
 			rs.Rows++
-			for i, v := range r.Values {
+			for col, v := range r.Values {
 				if v == nil {
 					rs.Null++
 					continue
 				}
-				var key, newValue string
-				if isURL[i] {
+				var pu ParsedURL
+				var suffix string
+				key := *v
+				if isURL[col] {
 					if in.URLs == nil {
 						return errors.New("a url_column needs the bucket's public_url")
 					}
-					pu, ok := in.URLs.Parse(*v)
-					if !ok {
+					var ok bool
+					if pu, ok = in.URLs.Parse(*v); !ok {
 						rs.Foreign++
 						continue
 					}
 					c := pu.Candidates[0]
 					for _, cand := range pu.Candidates {
-						if _, ok := objects[cand.Key]; ok {
+						if _, ok := objs.lookup(cand.Key); ok {
 							c = cand
 							break
 						}
 					}
-					key = c.Key
-					if st, ok := moves[key]; ok {
-						newValue = pu.Origin + EscapePath(st.move.Target) + c.Suffix
-					}
-				} else {
-					key = *v
-					if st, ok := moves[key]; ok {
-						newValue = st.move.Target
-					}
+					key, suffix = c.Key, c.Suffix
 				}
-				if o, exists := objects[key]; exists {
-					if !o.referenced {
-						o.referenced = true // never an orphan
-						objects[key] = o
-					}
-				} else {
+				i, exists := objs.lookup(key)
+				if !exists {
 					rs.Dangling++
-					p.Dangling = append(p.Dangling, Dangling{Reference: ref.Name, Column: cols[i], PK: r.PK, Value: *v, Key: key})
+					p.Dangling = append(p.Dangling, Dangling{Reference: ref.Name, Column: cols[col], PK: r.PK, Value: *v, Key: key})
 					continue
 				}
-				st, moving := moves[key]
-				if !moving {
+				f := &objs.rec(i).flags
+				*f |= fReferenced // never an orphan
+				switch {
+				case *f&fMoving == 0:
 					rs.Current++
 					continue
-				}
-				if st.conflict != nil {
-					st.conflict.Rows++
+				case *f&fConflict != 0:
+					pl.conflicts[int32(i)].Rows++
 					continue
 				}
+				newValue, _, _ := in.Layout.Map(key)
+				if isURL[col] {
+					newValue = pu.Origin + EscapePath(newValue) + suffix
+				}
 				rs.Rewrites++
-				st.move.Rewrites = append(st.move.Rewrites, Rewrite{Reference: ref.Name, Column: cols[i], PK: r.PK, Old: *v, New: newValue})
+				*f |= fRewrites
+				at, err := pl.spill.add(objs.rec(i).latest, refIdx, col, r.PK, *v, newValue)
+				if err != nil {
+					return err
+				}
+				objs.rec(i).latest = at
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("scan reference %q: %w", ref.Name, err)
+			return fmt.Errorf("scan reference %q: %w", ref.Name, err)
 		}
 		s.Rewrites += rs.Rewrites
 		s.Dangling += rs.Dangling
 		s.Foreign += rs.Foreign
 		s.References = append(s.References, rs)
 	}
+	slices.SortFunc(p.Dangling, func(a, b Dangling) int {
+		return cmp.Or(cmp.Compare(a.Reference, b.Reference), cmp.Compare(a.Column, b.Column), cmp.Compare(a.PK, b.PK))
+	})
+	return nil
+}
 
+// classify decides what the plan does with each object (move it, delete it, report a
+// conflict, or nothing) and counts it in the summary.
+func (pl *planner) classify(p *Plan) error {
+	in, objs := &pl.in, pl.objs
+	s := &p.Header.Summary
 	var firstDue, lastDue time.Time
 	prefixes := make(map[string]*PrefixSummary)
-	for _, k := range keys {
+	for i := range objs.len() {
+		f := &objs.rec(i).flags
+		if *f&(fMoving|fReferenced|fTarget) == fReferenced && in.Scope == nil {
+			continue // referenced and in place: nothing to do
+		}
+		k := objs.key(i)
 		if !in.Scope.Contains(k) {
 			continue
 		}
-		o := objects[k]
-		st, moving := moves[k]
-		// A key that is the target of a move is about to be referenced: never an orphan.
-		_, isTarget := byTarget[norm.NFC.String(k)]
-		orphan := !o.referenced && !isTarget && in.Orphans.covers(k)
-		young := orphan && in.Now.Sub(o.modTime()) < in.Orphans.MinAge
+		moving := *f&fMoving != 0
+		orphan := *f&(fReferenced|fTarget) == 0 && in.Orphans.covers(k)
+		young := orphan && in.Now.Sub(objs.modTime(i)) < in.Orphans.MinAge
 		orphan = orphan && !young
 		switch {
-		case moving && st.conflict != nil:
-			p.Conflicts = append(p.Conflicts, *st.conflict)
-		case moving && !st.move.Copy && len(st.move.Rewrites) == 0:
+		case moving && *f&fConflict != 0:
+			p.Conflicts = append(p.Conflicts, *pl.conflicts[int32(i)])
+		case moving && *f&(fCopy|fRewrites) == 0:
 			// Already copied and nothing points at it: the source waits for its grace
 			// period, counted from when its move completed.
-			m := st.move
 			at, ok := time.Time{}, false
 			if in.Moved != nil {
 				at, ok = in.Moved(k)
 			}
 			if !ok {
-				at = objects[m.Target].modTime()
+				target, _, _ := in.Layout.Map(k)
+				t, _ := objs.lookup(target)
+				at = objs.modTime(t)
 			}
 			due := at.Add(in.GracePeriod)
 			if !at.IsZero() && !in.Now.Before(due) {
-				p.Deletes = append(p.Deletes, Deletion{Key: k, Reason: ReasonMoved, Size: o.size, ETag: o.etag,
-					Modified: o.modTime(), Target: m.Target, TargetETag: m.TargetETag})
+				*f |= fEmitDelete
+				s.DeletesMoved++
+				s.Deletes++
+				s.DeleteBytes += objs.size(i)
 				continue
 			}
 			s.Kept++
@@ -293,22 +398,24 @@ func Make(in Inputs) (*Plan, error) {
 			if due.After(lastDue) {
 				lastDue = due
 			}
-		case orphan && (!moving || st.move.Copy):
+		case orphan && (!moving || *f&fCopy != 0):
 			// An unreferenced object old enough to go: deleted, not copied.
-			p.Deletes = append(p.Deletes, Deletion{Key: k, Reason: ReasonOrphan, Size: o.size, ETag: o.etag, Modified: o.modTime()})
+			*f |= fEmitDelete | fOrphanDelete
+			s.DeletesOrphan++
+			s.Deletes++
+			s.DeleteBytes += objs.size(i)
 		case !moving:
 			if young {
 				s.OrphansYoung++
 			}
 		default:
-			m := st.move
-			if young && m.Copy {
+			*f |= fEmitMove
+			if young && *f&fCopy != 0 {
 				s.OrphansYoung++ // not deleted yet: moved with the rest
 			}
-			slices.SortFunc(m.Rewrites, compareRewrites)
-			if m.Copy {
+			if *f&fCopy != 0 {
 				s.Copies++
-				s.CopyBytes += m.Size
+				s.CopyBytes += objs.size(i)
 				tp := topPrefix(k)
 				ps := prefixes[tp]
 				if ps == nil {
@@ -316,42 +423,32 @@ func Make(in Inputs) (*Plan, error) {
 					prefixes[tp] = ps
 				}
 				ps.Objects++
-				ps.Bytes += m.Size
+				ps.Bytes += objs.size(i)
 			}
-			p.Moves = append(p.Moves, *m)
 		}
 	}
 	if !firstDue.IsZero() {
 		s.KeptFirstDue, s.KeptLastDue = &firstDue, &lastDue
 	}
-	for _, d := range p.Deletes {
-		s.Deletes++
-		s.DeleteBytes += d.Size
-		switch d.Reason {
-		case ReasonMoved:
-			s.DeletesMoved++
-		case ReasonOrphan:
-			s.DeletesOrphan++
-		case ReasonRevert:
-			s.DeletesRevert++
-		}
-	}
 	if in.Scope != nil {
 		s.Partial, s.Scope = true, in.Scope
 		// Rewrites cover exactly the rows of the objects in scope.
 		s.Rewrites = 0
-		for i := range s.References {
-			s.References[i].Rewrites = 0
-		}
-		for _, m := range p.Moves {
-			s.Rewrites += len(m.Rewrites)
-			for _, rw := range m.Rewrites {
-				for i := range s.References {
-					if s.References[i].Name == rw.Reference {
-						s.References[i].Rewrites++
-					}
-				}
+		perRef := make([]int, len(in.References))
+		for i := range objs.len() {
+			if objs.rec(i).flags&fEmitMove == 0 {
+				continue
 			}
+			if err := pl.spill.chain(objs.rec(i).latest, func(r spilled) error {
+				perRef[r.ref]++
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		for i := range s.References {
+			s.References[i].Rewrites = perRef[i]
+			s.Rewrites += perRef[i]
 		}
 	}
 	s.Conflicts = len(p.Conflicts)
@@ -361,46 +458,107 @@ func Make(in Inputs) (*Plan, error) {
 	slices.SortFunc(s.Prefixes, func(a, b PrefixSummary) int {
 		return cmp.Or(cmp.Compare(b.Objects, a.Objects), cmp.Compare(a.Prefix, b.Prefix))
 	})
-	slices.SortFunc(p.Dangling, func(a, b Dangling) int {
-		return cmp.Or(cmp.Compare(a.Reference, b.Reference), cmp.Compare(a.Column, b.Column), cmp.Compare(a.PK, b.PK))
+	return nil
+}
+
+// entries streams the plan's moves, then its deletions, in key order.
+func (pl *planner) entries(fn func(Entry) error) error {
+	objs := pl.objs
+	for i := range objs.len() {
+		if objs.rec(i).flags&fEmitMove == 0 {
+			continue
+		}
+		m, err := pl.move(i)
+		if err != nil {
+			return err
+		}
+		if err := fn(Entry{Move: &m}); err != nil {
+			return err
+		}
+	}
+	for i := range objs.len() {
+		f := objs.rec(i).flags
+		if f&fEmitDelete == 0 {
+			continue
+		}
+		d := Deletion{Key: objs.key(i), Reason: ReasonOrphan, Size: objs.size(i), ETag: objs.etag(i), Modified: objs.modTime(i)}
+		if f&fOrphanDelete == 0 {
+			d.Reason = ReasonMoved
+			d.Target, _, _ = pl.in.Layout.Map(d.Key)
+			t, _ := objs.lookup(d.Target)
+			d.TargetETag = objs.etag(t)
+		}
+		if err := fn(Entry{Delete: &d}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// move rebuilds object i's move, its rewrites read back from the spill.
+func (pl *planner) move(i int) (Move, error) {
+	objs := pl.objs
+	k := objs.key(i)
+	target, rule, _ := pl.in.Layout.Map(k)
+	m := Move{Key: k, Target: target, Rule: rule, Size: objs.size(i), ETag: objs.etag(i), Copy: objs.rec(i).flags&fCopy != 0}
+	if !m.Copy {
+		t, _ := objs.lookup(target)
+		m.TargetETag = objs.etag(t)
+	}
+	err := pl.spill.chain(objs.rec(i).latest, func(r spilled) error {
+		ref := &pl.in.References[r.ref]
+		m.Rewrites = append(m.Rewrites, Rewrite{Reference: ref.Name, Column: ref.Columns()[r.col], PK: r.pk, Old: r.old, New: r.new})
+		return nil
 	})
-	return p, nil
+	slices.SortFunc(m.Rewrites, compareRewrites)
+	return m, err
+}
+
+// targetSet finds two keys mapped onto one target: an open-addressing table of the
+// moving keys' positions by a hash of their NFC targets, which it recomputes only when
+// two hashes agree.
+type targetSet struct {
+	seed  maphash.Seed
+	slots []targetSlot
+}
+
+type targetSlot struct {
+	hash uint32
+	pos  int32 // position+1; 0 for an empty slot
+}
+
+func newTargetSet(n int, seed maphash.Seed) *targetSet {
+	size := 16
+	for size < 2*n {
+		size *= 2
+	}
+	return &targetSet{seed: seed, slots: make([]targetSlot, size)}
+}
+
+// add records that pos maps to target, or returns the position already mapped to it.
+// targetOf recomputes a recorded position's target.
+func (t *targetSet) add(target string, pos int32, targetOf func(int32) string) (int32, bool) {
+	h := maphash.String(t.seed, target)
+	mask := uint64(len(t.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		sl := &t.slots[i]
+		if sl.pos == 0 {
+			*sl = targetSlot{hash: uint32(h >> 32), pos: pos + 1}
+			return 0, false
+		}
+		if sl.hash == uint32(h>>32) && targetOf(sl.pos-1) == target {
+			return sl.pos - 1, true
+		}
+	}
 }
 
 func compareRewrites(a, b Rewrite) int {
 	return cmp.Or(cmp.Compare(a.Reference, b.Reference), cmp.Compare(a.Column, b.Column), cmp.Compare(a.PK, b.PK))
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 // isMultipart reports whether an ETag is a multipart upload's ("<hex>-<parts>"), which
 // is not the MD5 of the content, so a copy's ETag differs from it.
 func isMultipart(etag string) bool { return strings.Contains(etag, "-") }
-
-// collect reads the listing into a compact map, counting it in s.
-func collect(list func(yield func(Object) error) error, s *Summary) (map[string]objInfo, error) {
-	objects := make(map[string]objInfo)
-	if err := list(func(o Object) error {
-		var mod int64
-		if !o.Modified.IsZero() {
-			mod = o.Modified.UnixNano()
-		}
-		objects[o.Key] = objInfo{size: o.Size, etag: o.ETag, modified: mod}
-		s.Objects++
-		s.Bytes += o.Size
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("list bucket: %w", err)
-	}
-	return objects, nil
-}
 
 // ReasonTargetDiffers is the reason of a conflict whose target holds other content.
 const ReasonTargetDiffers = "target exists with different content"

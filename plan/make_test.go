@@ -67,7 +67,7 @@ func TestMake(t *testing.T) {
 			{PK: "s1", Values: []*string{ptr("https://media.charhub.app/a b+c.webp")}}, // written unencoded
 		},
 	}
-	p, err := Make(inputs(objects, refs))
+	p, err := makeInMemory(t, inputs(objects, refs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestMakeAfterApplyHasNoChanges(t *testing.T) {
 		{Key: "a.webp", Size: 1, ETag: `"e"`}, {Key: "dev/a.webp", Size: 1, ETag: `"e"`},
 	}
 	refs := map[string][]Row{"image": {{PK: "1", Values: []*string{ptr("dev/a.webp"), ptr("https://media.charhub.app/dev/a.webp")}}}}
-	p, err := Make(inputs(objects, refs))
+	p, err := makeInMemory(t, inputs(objects, refs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestMakeAfterApplyHasNoChanges(t *testing.T) {
 func TestFileRoundTripAndTamper(t *testing.T) {
 	objects := []Object{{Key: "a.webp", Size: 1, ETag: `"e"`}, {Key: "b.webp", Size: 2, ETag: `"f"`}}
 	refs := map[string][]Row{"image": {{PK: "1", Values: []*string{ptr("a.webp"), ptr("https://media.charhub.app/nothere")}}}}
-	p, err := Make(inputs(objects, refs))
+	p, err := makeInMemory(t, inputs(objects, refs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,7 @@ func TestMakeMultipartCopyRecognised(t *testing.T) {
 		asked = append(asked, key)
 		return key == "big.bin", nil
 	}
-	p, err := Make(in)
+	p, err := makeInMemory(t, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +257,7 @@ func TestUnsafeTargets(t *testing.T) {
 	}
 	for key, want := range tests {
 		in := inputs([]Object{{Key: key, Size: 1, ETag: "e"}}, nil)
-		p, err := Make(in)
+		p, err := makeInMemory(t, in)
 		if err != nil {
 			t.Fatalf("%q: %v", key, err)
 		}
@@ -271,4 +271,30 @@ func TestUnsafeTargets(t *testing.T) {
 	if got := UnsafeKey("/leading"); !strings.Contains(got, `starts with "/"`) {
 		t.Errorf("UnsafeKey(/leading) = %q", got)
 	}
+}
+
+// makeInMemory runs Make and reads the plan's streamed body into Moves and Deletes, so
+// tests can compare them.
+func makeInMemory(t *testing.T, in Inputs) (*Plan, error) {
+	t.Helper()
+	p, err := Make(in)
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { p.Close() })
+	var moves []Move
+	var dels []Deletion
+	err = p.body(func(e Entry) error {
+		if e.Move != nil {
+			moves = append(moves, *e.Move)
+		} else {
+			dels = append(dels, *e.Delete)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Moves, p.Deletes, p.body = moves, dels, nil
+	return p, nil
 }

@@ -49,7 +49,7 @@ func Revert(in RevertInputs) (*Plan, error) {
 	p := &Plan{}
 	s := &p.Header.Summary
 	s.Revert = in.PlanID
-	objects, err := collect(in.Objects, s)
+	objects, err := collectObjects(in.Objects, s)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func Revert(in RevertInputs) (*Plan, error) {
 	var missing []string
 	for pr := range back {
 		pairs = append(pairs, pr)
-		if _, ok := objects[pr.source]; !ok {
+		if _, ok := objects.lookup(pr.source); !ok {
 			missing = append(missing, pr.source)
 		}
 	}
@@ -81,27 +81,31 @@ func Revert(in RevertInputs) (*Plan, error) {
 			continue
 		}
 		slices.SortFunc(rws, compareRewrites)
-		src := objects[pr.source]
-		p.Moves = append(p.Moves, Move{Key: pr.copy, Target: pr.source, Rule: "revert", Size: src.size,
-			ETag: objects[pr.copy].etag, TargetETag: src.etag, Rewrites: rws})
+		src, _ := objects.lookup(pr.source)
+		var copyETag string // none when the copy is gone: its rows point back all the same
+		if cp, ok := objects.lookup(pr.copy); ok {
+			copyETag = objects.etag(cp)
+		}
+		p.Moves = append(p.Moves, Move{Key: pr.copy, Target: pr.source, Rule: "revert", Size: objects.size(src),
+			ETag: copyETag, TargetETag: objects.etag(src), Rewrites: rws})
 		s.Rewrites += len(rws)
 	}
 	copies := slices.Clone(in.Copies)
 	slices.SortFunc(copies, func(a, b Copied) int { return cmp.Compare(a.Target, b.Target) })
 	for _, c := range copies {
-		t, exists := objects[c.Target]
+		t, exists := objects.lookup(c.Target)
 		if !exists {
 			continue // already gone
 		}
-		if t.etag != c.TargetETag {
+		if objects.etag(t) != c.TargetETag {
 			continue // no longer the copy the plan made: not r2plan's to delete
 		}
-		src := objects[c.Key]
-		p.Deletes = append(p.Deletes, Deletion{Key: c.Target, Reason: ReasonRevert, Size: t.size, ETag: t.etag,
-			Modified: t.modTime(), Target: c.Key, TargetETag: src.etag})
+		src, _ := objects.lookup(c.Key)
+		p.Deletes = append(p.Deletes, Deletion{Key: c.Target, Reason: ReasonRevert, Size: objects.size(t), ETag: c.TargetETag,
+			Modified: objects.modTime(t), Target: c.Key, TargetETag: objects.etag(src)})
 		s.Deletes++
 		s.DeletesRevert++
-		s.DeleteBytes += t.size
+		s.DeleteBytes += objects.size(t)
 	}
 	return p, nil
 }

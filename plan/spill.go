@@ -1,0 +1,137 @@
+package plan
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+)
+
+// rewriteSpill keeps the planned rewrites in an unlinked temporary file rather than in
+// memory: a plan of millions of rows would otherwise hold every old and new value. The
+// rewrites of one object form a chain through the file, newest first: each record
+// starts with the offset+1 of the object's previous record (0 ends the chain), so the
+// planner needs only each object's latest offset.
+//
+// Record: prev uint64, length uint32, then the payload: the reference's index and the
+// column's index (uvarints), then pk, old and new, each a uvarint length and bytes.
+type rewriteSpill struct {
+	f   *os.File
+	w   *bufio.Writer
+	off int64
+	buf []byte
+}
+
+func newRewriteSpill() (*rewriteSpill, error) {
+	f, err := os.CreateTemp("", "r2plan-rewrites-*")
+	if err != nil {
+		return nil, fmt.Errorf("spill rewrites: %w", err)
+	}
+	// Unlinked at once: the file lives as long as it is open, and no crash leaves it
+	// behind.
+	os.Remove(f.Name())
+	return &rewriteSpill{f: f, w: bufio.NewWriterSize(f, 1<<16)}, nil
+}
+
+const spillHeader = 12
+
+// add appends a rewrite whose object's previous record is prev (0 for none) and returns
+// the value to keep as the object's latest (offset+1).
+func (s *rewriteSpill) add(prev int64, ref, col int, pk, old, new string) (int64, error) {
+	b := s.buf[:0]
+	b = binary.LittleEndian.AppendUint64(b, uint64(prev))
+	b = binary.LittleEndian.AppendUint32(b, 0) // the length, set below
+	b = binary.AppendUvarint(b, uint64(ref))
+	b = binary.AppendUvarint(b, uint64(col))
+	for _, v := range []string{pk, old, new} {
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	}
+	binary.LittleEndian.PutUint32(b[8:], uint32(len(b)-spillHeader))
+	s.buf = b
+	if _, err := s.w.Write(b); err != nil {
+		return 0, fmt.Errorf("spill rewrites: %w", err)
+	}
+	at := s.off + 1
+	s.off += int64(len(b))
+	return at, nil
+}
+
+// done flushes what add buffered; reads may follow.
+func (s *rewriteSpill) done() error {
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("spill rewrites: %w", err)
+	}
+	return nil
+}
+
+// spilled is one record read back.
+type spilled struct {
+	ref, col     int
+	pk, old, new string
+}
+
+// chain reads the records of the chain that ends at last (offset+1), newest first.
+func (s *rewriteSpill) chain(last int64, fn func(spilled) error) error {
+	var buf [256]byte
+	for at := last; at != 0; {
+		n, err := s.f.ReadAt(buf[:], at-1)
+		if n < spillHeader {
+			return fmt.Errorf("read spilled rewrites at %d: %w", at-1, err)
+		}
+		prev := int64(binary.LittleEndian.Uint64(buf[:]))
+		size := int(binary.LittleEndian.Uint32(buf[8:]))
+		payload := buf[spillHeader:n]
+		if len(payload) < size {
+			payload = make([]byte, size)
+			if _, err := s.f.ReadAt(payload, at-1+spillHeader); err != nil {
+				return fmt.Errorf("read spilled rewrites at %d: %w", at-1, err)
+			}
+		}
+		r, err := decodeSpilled(payload[:size])
+		if err != nil {
+			return fmt.Errorf("read spilled rewrites at %d: %w", at-1, err)
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+		at = prev
+	}
+	return nil
+}
+
+func decodeSpilled(b []byte) (spilled, error) {
+	var r spilled
+	next := func() (uint64, error) {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			return 0, io.ErrUnexpectedEOF
+		}
+		b = b[n:]
+		return v, nil
+	}
+	ref, err := next()
+	if err != nil {
+		return r, err
+	}
+	col, err := next()
+	if err != nil {
+		return r, err
+	}
+	r.ref, r.col = int(ref), int(col)
+	for _, dst := range []*string{&r.pk, &r.old, &r.new} {
+		n, err := next()
+		if err != nil {
+			return r, err
+		}
+		if uint64(len(b)) < n {
+			return r, io.ErrUnexpectedEOF
+		}
+		*dst = string(b[:n])
+		b = b[n:]
+	}
+	return r, nil
+}
+
+func (s *rewriteSpill) close() error { return s.f.Close() }
