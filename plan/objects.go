@@ -69,17 +69,17 @@ func (c *chunks[T]) appendRun(vs ...T) int {
 
 // Per-object flags.
 const (
-	fPlaced      uint16 = 1 << iota // under a placed prefix
-	fMoving                         // the layout moves it
-	fCopy                           // its target must be copied (not already identical)
-	fConflict                       // its move cannot happen (see the conflicts map)
-	fReferenced                     // a row points at it: never an orphan
-	fTarget                         // some move's target: never an orphan
-	fRewrites                       // rows pointing at it are to be rewritten
-	fOddETag                        // its ETag is in odd, not md5
-	fEmitMove                       // the plan moves it
-	fEmitDelete                     // the plan deletes it (reason by fOrphanDelete)
-	fOrphanDelete                   // deleted as an orphan rather than as a moved source
+	fPlaced       uint16 = 1 << iota // under a placed prefix
+	fMoving                          // the layout moves it
+	fCopy                            // its target must be copied (not already identical)
+	fConflict                        // its move cannot happen (see the conflicts map)
+	fReferenced                      // a row points at it: never an orphan
+	fTarget                          // some move's target: never an orphan
+	fRewrites                        // rows pointing at it are to be rewritten
+	fOddETag                         // its ETag is in odd, not md5
+	fEmitMove                        // the plan moves it
+	fEmitDelete                      // the plan deletes it (reason by fOrphanDelete)
+	fOrphanDelete                    // deleted as an orphan rather than as a moved source
 )
 
 // collectObjects reads the listing into an objectSet, counting it in s. Listings come

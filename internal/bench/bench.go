@@ -133,29 +133,12 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	defer os.RemoveAll(dir)
 
-	var srv *testenv.S3Server
-	var pg *testenv.Postgres
-	if err := r.phase(ctx, "start servers", func(ctx context.Context) error {
-		var err error
-		if srv, err = testenv.StartS3(ctx, filepath.Join(dir, "s3"), "", ""); err != nil {
-			return err
-		}
-		pg, err = testenv.StartPostgres(ctx, filepath.Join(dir, "pg"), "")
-		return err
-	}); err != nil {
-		if srv != nil {
-			srv.Stop()
-		}
-		return err
-	}
-	defer srv.Stop()
-	defer pg.Stop()
-	proxy, err := startProxy(srv.Endpoint)
+	sv, err := r.startServers(ctx, dir)
 	if err != nil {
 		return err
 	}
-	defer proxy.Close()
-	r.proxy = proxy
+	defer sv.stop()
+	srv, pg, proxy := sv.s3, sv.pg, sv.proxy
 
 	direct := rawClient(srv.Endpoint, srv.AccessKey, srv.SecretKey, 2*o.Parallelism)
 	viaProxy := rawClient(proxy.Endpoint, srv.AccessKey, srv.SecretKey, 2*o.Parallelism)
@@ -183,15 +166,6 @@ func (r *runner) run(ctx context.Context) error {
 	if o.Rclone {
 		buckets = append(buckets, "bench-rclone-src", "bench-rclone-dst")
 	}
-	r.env = append(os.Environ(),
-		"R2_ENDPOINT_URL="+proxy.Endpoint,
-		"R2_BUCKET_NAME="+bucketName,
-		"R2_ACCESS_KEY_ID="+srv.AccessKey,
-		"R2_SECRET_ACCESS_KEY="+srv.SecretKey,
-		"R2_PUBLIC_URL="+publicURL,
-		"DATABASE_URL="+pg.URL,
-		"NODE_ENV=development",
-	)
 
 	// Seed a quarter first, plan it for the small memory point, then the rest.
 	if err := r.phase(ctx, "seed (first quarter)", func(ctx context.Context) error {
@@ -411,6 +385,57 @@ func (r *runner) run(ctx context.Context) error {
 	return nil
 }
 
+// servers are the bench's versitygw, PostgreSQL and counting proxy.
+type servers struct {
+	s3    *testenv.S3Server
+	pg    *testenv.Postgres
+	proxy *countingProxy
+}
+
+func (s *servers) stop() {
+	if s.proxy != nil {
+		s.proxy.Close()
+	}
+	if s.pg != nil {
+		s.pg.Stop()
+	}
+	if s.s3 != nil {
+		s.s3.Stop()
+	}
+}
+
+// startServers starts versitygw and PostgreSQL under dir and the counting proxy in
+// front of versitygw, and points r2plan's environment (examples/charhub.hcl) at them.
+func (r *runner) startServers(ctx context.Context, dir string) (*servers, error) {
+	sv := &servers{}
+	err := r.phase(ctx, "start servers", func(ctx context.Context) error {
+		var err error
+		if sv.s3, err = testenv.StartS3(ctx, filepath.Join(dir, "s3"), "", ""); err != nil {
+			return err
+		}
+		if sv.pg, err = testenv.StartPostgres(ctx, filepath.Join(dir, "pg"), ""); err != nil {
+			return err
+		}
+		sv.proxy, err = startProxy(sv.s3.Endpoint)
+		return err
+	})
+	if err != nil {
+		sv.stop()
+		return nil, err
+	}
+	r.proxy = sv.proxy
+	r.env = append(os.Environ(),
+		"R2_ENDPOINT_URL="+sv.proxy.Endpoint,
+		"R2_BUCKET_NAME="+bucketName,
+		"R2_ACCESS_KEY_ID="+sv.s3.AccessKey,
+		"R2_SECRET_ACCESS_KEY="+sv.s3.SecretKey,
+		"R2_PUBLIC_URL="+publicURL,
+		"DATABASE_URL="+sv.pg.URL,
+		"NODE_ENV=development",
+	)
+	return sv, nil
+}
+
 // requests records counts per moved object under "req/<phase>/<operation>".
 func (r *runner) requests(phase string, counts map[string]int64) {
 	moved := r.f["plan_copies"]
@@ -508,6 +533,12 @@ type childRun struct {
 // r2plan runs the binary with the bench's environment plus env, and returns its wall
 // time, peak RSS and combined output. A non-zero exit is an error.
 func (r *runner) r2plan(ctx context.Context, env []string, args ...string) (childRun, error) {
+	return r.r2planFor(ctx, 0, env, args...)
+}
+
+// r2planFor is r2plan that, when interruptAfter is set, sends the child a Ctrl-C
+// (SIGINT) after that long; its exit status then does not count as an error.
+func (r *runner) r2planFor(ctx context.Context, interruptAfter time.Duration, env []string, args ...string) (childRun, error) {
 	cmd := exec.CommandContext(ctx, r.o.R2plan, args...)
 	if r.o.PerfDir != "" && (args[0] == "apply" || args[0] == "plan") {
 		r.perfN++
@@ -519,7 +550,17 @@ func (r *runner) r2plan(ctx context.Context, env []string, args ...string) (chil
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	cmd.WaitDelay = 5 * time.Second
 	start := time.Now()
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		if interruptAfter > 0 {
+			t := time.AfterFunc(interruptAfter, func() { cmd.Process.Signal(os.Interrupt) })
+			defer t.Stop()
+		}
+		err = cmd.Wait()
+		if interruptAfter > 0 && time.Since(start) >= interruptAfter && ctx.Err() == nil {
+			err = nil
+		}
+	}
 	res := childRun{wall: time.Since(start), out: buf.String()}
 	if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {

@@ -15,6 +15,9 @@
 //	BENCH_SAMPLE       rows updated one by one for the hand-written-script peer (default 2000)
 //	R2PLAN             the r2plan binary (default bin/r2plan)
 //	BENCH_PERF_DIR     run r2plan plan and apply under `perf record -g`, data written there
+//	BENCH_MODE         "scale": the scale benchmark instead (`make bench-scale`): plan of
+//	                   BENCH_N objects (default 1000000) and rows, memory and wall time
+//	BENCH_SCALE_APPLY  seconds the scale benchmark lets apply run before Ctrl-C (default 60)
 //
 // Every request of r2plan and rclone goes through a small counting reverse proxy in
 // front of versitygw, and so do the raw ceilings' requests, so all pay the same hop.
@@ -27,6 +30,7 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -48,6 +52,19 @@ func run(ctx context.Context) int {
 	}
 	if o.R2plan == "" {
 		o.R2plan = "bin/r2plan"
+	}
+	if os.Getenv("BENCH_MODE") == "scale" {
+		so := ScaleOptions{Options: o, ApplyFor: time.Duration(envInt("BENCH_SCALE_APPLY", 60)) * time.Second}
+		so.N = envInt("BENCH_N", 1000000)
+		f, err := Scale(ctx, so)
+		if f != nil {
+			PrintScale(os.Stdout, so, machine(), nil, f)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			return 1
+		}
+		return 0
 	}
 	rep, err := Bench(ctx, o)
 	if rep != nil {
