@@ -123,3 +123,48 @@ func TestRevert(t *testing.T) {
 		t.Errorf("err = %v, want a RevertError naming a.webp", err)
 	}
 }
+
+// A row outside its reference's where filter is never rewritten, but the objects it
+// names are never deleted: not a moved source, not an orphan.
+func TestMakeRowsOutsideTheFilterHold(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	old := now.Add(-48 * time.Hour)
+	objects := []Object{
+		{Key: "held.webp", Size: 1, ETag: "a", Modified: old},
+		{Key: "dev/held.webp", Size: 1, ETag: "a", Modified: old},
+		{Key: "moving.webp", Size: 2, ETag: "b", Modified: old},
+		{Key: "orphan-named.webp", Size: 3, ETag: "c", Modified: old},
+	}
+	refs := map[string][]Row{"image": {
+		{PK: "1", Values: []*string{ptr("held.webp"), nil}, Outside: true},
+		{PK: "2", Values: []*string{nil, ptr("https://media.charhub.app/orphan-named.webp")}, Outside: true},
+		{PK: "3", Values: []*string{ptr("moving.webp"), nil}, Outside: true},
+		{PK: "4", Values: []*string{ptr("gone.webp"), nil}, Outside: true}, // names nothing: not dangling either
+	}}
+	in := inputs(objects, refs)
+	in.Now, in.GracePeriod = now, time.Hour
+	in.Orphans = &Orphans{Scope: []string{""}, Protect: []string{"dev/"}, MinAge: time.Hour}
+	in.Layout.Rules = []Rule{prefixRule("all", "", "dev/")}
+	in.Layout.Placed = []string{"dev/"}
+	p, err := makeInMemory(t, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Deletes) != 0 {
+		t.Errorf("deletes %+v, want none", p.Deletes)
+	}
+	var moved []string
+	for _, m := range p.Moves {
+		moved = append(moved, m.Key)
+		if len(m.Rewrites) != 0 {
+			t.Errorf("%s: rewrites %+v of rows outside the filter", m.Key, m.Rewrites)
+		}
+	}
+	if diff := cmp.Diff([]string{"moving.webp", "orphan-named.webp"}, moved); diff != "" {
+		t.Errorf("moves (-want +got):\n%s", diff)
+	}
+	s := p.Header.Summary
+	if s.Held != 1 || s.Outside != 3 || s.Dangling != 0 || s.Kept != 0 || s.Rewrites != 0 {
+		t.Errorf("held %d, outside %d, dangling %d, kept %d, rewrites %d; want 1, 3, 0, 0, 0", s.Held, s.Outside, s.Dangling, s.Kept, s.Rewrites)
+	}
+}

@@ -274,6 +274,9 @@ func (pl *planner) scanRows(p *Plan) error {
 			return fmt.Errorf("reference %q: key_column and url_column are both %q", ref.Name, ref.KeyColumn)
 		}
 		err := in.Rows(ref, func(r Row) error {
+			if r.Outside {
+				return pl.outside(r, isURL, s)
+			}
 			rs.Rows++
 			for col, v := range r.Values {
 				if v == nil {
@@ -345,6 +348,37 @@ func (pl *planner) scanRows(p *Plan) error {
 	return nil
 }
 
+// outside marks the objects that a row outside its reference's where filter may name
+// (every existing candidate of a URL): referenced, and held from deletion.
+func (pl *planner) outside(r Row, isURL []bool, s *Summary) error {
+	names := false
+	mark := func(key string) {
+		if i, ok := pl.objs.lookup(key); ok {
+			pl.objs.rec(i).flags |= fReferenced | fHeld
+			names = true
+		}
+	}
+	for col, v := range r.Values {
+		switch {
+		case v == nil:
+		case !isURL[col]:
+			mark(*v)
+		case pl.in.URLs == nil:
+			return errors.New("a url_column needs the bucket's public_url")
+		default:
+			if pu, ok := pl.in.URLs.Parse(*v); ok {
+				for _, c := range pu.Candidates {
+					mark(c.Key)
+				}
+			}
+		}
+	}
+	if names {
+		s.Outside++
+	}
+	return nil
+}
+
 // classify decides what the plan does with each object (move it, delete it, report a
 // conflict, or nothing) and counts it in the summary.
 func (pl *planner) classify(p *Plan) error {
@@ -368,6 +402,8 @@ func (pl *planner) classify(p *Plan) error {
 		switch {
 		case moving && *f&fConflict != 0:
 			p.Conflicts = append(p.Conflicts, *pl.conflicts[int32(i)])
+		case moving && *f&(fCopy|fRewrites|fHeld) == fHeld:
+			s.Held++ // already copied, but a row outside a where filter names it
 		case moving && *f&(fCopy|fRewrites) == 0:
 			// Already copied and nothing points at it: the source waits for its grace
 			// period, counted from when its move completed.

@@ -37,10 +37,13 @@ func (r *Reference) Columns() []string {
 }
 
 // A Row is one scanned row of a reference: its primary key (as text) and the values of
-// Reference.Columns (nil for NULL).
+// Reference.Columns (nil for NULL). Outside marks a row that fails the reference's
+// where filter: it is never rewritten, but an object it names is still referenced and
+// never deleted.
 type Row struct {
-	PK     string
-	Values []*string
+	PK      string
+	Values  []*string
+	Outside bool
 }
 
 // A Move relocates one object: copy Key to Target (unless the target already holds an
@@ -138,6 +141,10 @@ type Summary struct {
 	Kept         int        `json:"kept"`
 	KeptFirstDue *time.Time `json:"kept_first_due,omitempty"`
 	KeptLastDue  *time.Time `json:"kept_last_due,omitempty"`
+	// Outside counts rows outside their reference's where filter that name an object:
+	// never rewritten; Held counts the moved sources they keep from deletion.
+	Outside int `json:"outside,omitempty"`
+	Held    int `json:"held,omitempty"`
 	// OrphansYoung counts unreferenced objects in the orphans scope not yet old enough
 	// to delete.
 	OrphansYoung int             `json:"orphans_young"`

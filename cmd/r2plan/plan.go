@@ -235,9 +235,11 @@ func forwardPlan(ctx context.Context, cfg *config.Config, db *sqldb.DB, bucket *
 			t := sqldb.Table{Schema: ref.Schema, Name: ref.Table}
 			ph := prog.phase("scan "+ref.Name, 0)
 			defer ph.finish()
-			return db.Scan(ctx, t, ref.PrimaryKey, ref.Columns(), ref.Where, func(pk string, values []*string) error {
+			// Rows outside the where filter are read too: never rewritten, they still
+			// keep the objects they name.
+			return db.ScanMarked(ctx, t, ref.PrimaryKey, ref.Columns(), ref.Where, func(pk string, values []*string, selected bool) error {
 				ph.add(1)
-				return yield(plan.Row{PK: pk, Values: values})
+				return yield(plan.Row{PK: pk, Values: values, Outside: !selected})
 			})
 		},
 	})

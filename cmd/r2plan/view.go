@@ -84,6 +84,12 @@ func findings(s *plan.Summary) []string {
 		}
 		out = append(out, fmt.Sprintf("%d source(s) already copied and no longer referenced: kept %s.", s.Kept, until))
 	}
+	if s.Outside > 0 {
+		out = append(out, fmt.Sprintf("%d row(s) outside their reference's where filter name objects: never rewritten, and the objects they name are never deleted.", s.Outside))
+	}
+	if s.Held > 0 {
+		out = append(out, fmt.Sprintf("%d source(s) already copied but held: rows outside a where filter still name them.", s.Held))
+	}
 	if s.OrphansYoung > 0 {
 		out = append(out, fmt.Sprintf("%d unreferenced object(s) in the orphans scope are younger than its min_age: kept.", s.OrphansYoung))
 	}

@@ -20,6 +20,20 @@ import (
 // Scan holds one connection until it returns. On SQLite ":memory:" (one connection)
 // fn must not query the database.
 func (db *DB) Scan(ctx context.Context, t Table, pk string, columns []string, where string, fn func(pk string, values []*string) error) error {
+	return db.scan(ctx, t, pk, columns, where, false, func(pk string, values []*string, _ bool) error {
+		return fn(pk, values)
+	})
+}
+
+// ScanMarked is Scan over every row of the table: where does not filter the rows but
+// marks them, and fn learns whether each row satisfies it (selected; a NULL condition
+// does not, as in a WHERE). An empty where selects every row.
+func (db *DB) ScanMarked(ctx context.Context, t Table, pk string, columns []string, where string, fn func(pk string, values []*string, selected bool) error) error {
+	return db.scan(ctx, t, pk, columns, where, true, fn)
+}
+
+func (db *DB) scan(ctx context.Context, t Table, pk string, columns []string, where string, mark bool, fn func(pk string, values []*string, selected bool) error) error {
+	hasWhere := strings.TrimSpace(where) != ""
 	var b strings.Builder
 	b.WriteString("SELECT ")
 	b.WriteString(textOf(db.dialect, "r2t."+quoteIdent(pk)))
@@ -27,20 +41,30 @@ func (db *DB) Scan(ctx context.Context, t Table, pk string, columns []string, wh
 		b.WriteString(", ")
 		b.WriteString(textOf(db.dialect, "r2t."+quoteIdent(col)))
 	}
+	marked := mark && hasWhere
+	if marked {
+		b.WriteString(", CASE WHEN (")
+		b.WriteString(where)
+		b.WriteString("\n) THEN 1 ELSE 0 END") // a newline ends a trailing -- comment in where
+	}
 	b.WriteString(" FROM ")
 	b.WriteString(quoteTable(t))
 	// Qualified names: SQLite reads an unknown "name" as a string, never r2t."name".
 	b.WriteString(" AS r2t")
-	if strings.TrimSpace(where) != "" {
+	if hasWhere && !mark {
 		b.WriteString(" WHERE (")
 		b.WriteString(where)
-		b.WriteString("\n)") // a newline ends a trailing -- comment in where
+		b.WriteString("\n)")
 	}
 	c, err := rawConn(db.bun)
 	if err != nil {
 		return err
 	}
-	dest := make([]any, 1+len(columns))
+	dest := make([]any, 1+len(columns), 2+len(columns))
+	var selected int
+	if marked {
+		dest = append(dest, &selected)
+	}
 	err = query(ctx, c, db.dialect, b.String(), nil, func(r *sql.Rows) error {
 		var key sql.NullString
 		values := make([]*string, len(columns))
@@ -48,13 +72,14 @@ func (db *DB) Scan(ctx context.Context, t Table, pk string, columns []string, wh
 		for i := range values {
 			dest[i+1] = &values[i]
 		}
+		selected = 1
 		if err := r.Scan(dest...); err != nil {
 			return err
 		}
 		if !key.Valid {
 			return fmt.Errorf("a row has NULL in key column %q", pk)
 		}
-		return fn(key.String, values)
+		return fn(key.String, values, selected == 1)
 	})
 	if err != nil {
 		return fmt.Errorf("scan table %q: %w", t, err)

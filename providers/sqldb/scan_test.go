@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 type scanned struct {
@@ -98,6 +99,31 @@ func TestScan(t *testing.T) {
 				}
 				if diff := cmp.Diff(tt.want, got); diff != "" {
 					t.Errorf("Scan mismatch (-want +got):\n%s", diff)
+				}
+				// ScanMarked visits every row and marks those Scan returns.
+				all, err := scanAll(t, db, tt.table, tt.pk, tt.columns, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				var visited, selected []scanned
+				err = db.ScanMarked(t.Context(), tt.table, tt.pk, tt.columns, tt.where, func(pk string, values []*string, sel bool) error {
+					visited = append(visited, scanned{pk, values})
+					if sel {
+						selected = append(selected, scanned{pk, values})
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				byPK := func(a, b scanned) int { return strings.Compare(a.PK, b.PK) }
+				slices.SortFunc(visited, byPK)
+				slices.SortFunc(selected, byPK)
+				if diff := cmp.Diff(all, visited); diff != "" {
+					t.Errorf("ScanMarked rows (-want +got):\n%s", diff)
+				}
+				if diff := cmp.Diff(tt.want, selected, cmpopts.EquateEmpty()); diff != "" {
+					t.Errorf("ScanMarked selected (-want +got):\n%s", diff)
 				}
 			})
 		}
