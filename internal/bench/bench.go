@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -551,27 +550,57 @@ func (r *runner) r2planFor(ctx context.Context, interruptAfter time.Duration, en
 	cmd.WaitDelay = 5 * time.Second
 	start := time.Now()
 	err := cmd.Start()
+	var rss int64
 	if err == nil {
 		if interruptAfter > 0 {
 			t := time.AfterFunc(interruptAfter, func() { cmd.Process.Signal(os.Interrupt) })
 			defer t.Stop()
 		}
+		stop := make(chan struct{})
+		watched := make(chan int64)
+		go func() { watched <- watchPeakRSS(cmd.Process.Pid, stop) }()
 		err = cmd.Wait()
+		close(stop)
+		rss = <-watched
 		if interruptAfter > 0 && time.Since(start) >= interruptAfter && ctx.Err() == nil {
 			err = nil
 		}
 	}
-	res := childRun{wall: time.Since(start), out: buf.String()}
+	res := childRun{wall: time.Since(start), out: buf.String(), rss: rss}
 	if cmd.ProcessState != nil {
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			res.rss = ru.Maxrss * 1024 // KiB on Linux
-		}
 		res.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}
 	if err != nil {
 		return res, fmt.Errorf("r2plan %s: %w\n%s", args[0], err, res.out)
 	}
 	return res, nil
+}
+
+// watchPeakRSS reads the process's peak RSS (VmHWM, which /proc keeps for its current
+// program) every 20 ms until stop closes, and returns the last reading. The rusage of a
+// waited-for child is no good here: Linux carries the parent's peak into the child's
+// ru_maxrss when it execs, so the bench's own memory would show as r2plan's.
+func watchPeakRSS(pid int, stop <-chan struct{}) int64 {
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	var peak int64
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if b, err := os.ReadFile(path); err == nil {
+			for line := range strings.SplitSeq(string(b), "\n") {
+				if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+					if kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64); err == nil {
+						peak = max(peak, kb*1024)
+					}
+				}
+			}
+		}
+		select {
+		case <-stop:
+			return peak
+		case <-t.C:
+		}
+	}
 }
 
 // rclone moves bench-rclone-src to bench-rclone-dst/dev through the proxy.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -32,7 +33,8 @@ type ScaleOptions struct {
 // one million) and as many rows, its peak RSS at N/4 and N and the slope between, its
 // wall time against the raw listing and scan, and apply's peak RSS while it streams
 // that plan. Objects are written straight into versitygw's directory (see
-// testenv.WriteObject) with 64-byte bodies: PUTting a million would take ten minutes.
+// testenv.WriteObject) with 64-byte bodies: PUTting a million would take ten minutes. Keys
+// are sharded (see sharded).
 func Scale(ctx context.Context, o ScaleOptions) (Figures, error) {
 	if o.PhaseTimeout == 0 {
 		o.PhaseTimeout = 30 * time.Minute
@@ -65,7 +67,7 @@ func Scale(ctx context.Context, o ScaleOptions) (Figures, error) {
 	defer db.Close()
 	viaProxy := rawClient(sv.proxy.Endpoint, sv.s3.AccessKey, sv.s3.SecretKey, 2*o.Parallelism)
 
-	objs := dataset(o.N)
+	objs := sharded(dataset(o.N))
 	quarter := max(1, o.N/4)
 	f := r.f
 	f["objects"] = float64(o.N)
@@ -145,6 +147,18 @@ func Scale(ctx context.Context, o ScaleOptions) (Figures, error) {
 		return f, err
 	}
 	return f, nil
+}
+
+// sharded puts a directory of a thousand after each key's first segment
+// ("characters/417/c1417/avatars/…"): versitygw's posix backend reads a whole directory
+// for every listing page, so a million subdirectories of characters/ would make its
+// listing, and every figure measured against it, quadratic.
+func sharded(objs []object) []object {
+	for i := range objs {
+		first, rest, _ := strings.Cut(objs[i].Key, "/")
+		objs[i].Key = fmt.Sprintf("%s/%03d/%s", first, i%1000, rest)
+	}
+	return objs
 }
 
 // writeAll writes objs into the bucket's directory, 64 bytes each, with a few workers.
