@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/r2plan/r2plan/apply"
 	"github.com/r2plan/r2plan/internal/testenv"
@@ -116,6 +117,108 @@ func TestJournalRewrite(t *testing.T) {
 		moved, err := MovedAt(ctx, db)
 		if _, ok := moved["old-a"]; err != nil || !ok || len(moved) != 1 {
 			t.Errorf("MovedAt = %v, %v", moved, err)
+		}
+	})
+}
+
+// TestJournalRewriteEntries checks every field of the journal rows a rewrite writes,
+// in the order of the rewrites, with texts an array literal or SQL must not mangle.
+func TestJournalRewriteEntries(t *testing.T) {
+	odd := []string{`it's "quoted"`, `back\slash\`, `{a,b}`, "NULL", "", " x ", "日本語 🎉", `\"{}",`}
+	forEachDB(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := t.Context()
+		j, err := Open(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := time.Date(2025, 6, 7, 8, 9, 10, 123456000, time.UTC)
+		j.now = func() time.Time { return at }
+		var rws []plan.Rewrite
+		var want []Entry
+		for i, o := range odd {
+			pk := fmt.Sprintf("%d%s", 9-i, o) // the pks sort against the plan's order
+			old, new := "old/"+o, "new/"+o
+			if _, err := db.Bun().ExecContext(ctx, `INSERT INTO "CharacterImage" ("id", "characterId", "url", "key") VALUES (?, 'c', 'u', ?)`, pk, old); err != nil {
+				t.Fatal(err)
+			}
+			rw := plan.Rewrite{Key: "k/" + o, Target: "t/" + o, Reference: "image", Column: "key", PK: pk, Old: old, New: new}
+			rws = append(rws, rw)
+			want = append(want, Entry{PlanID: "p'1", Action: "rewrite", Key: rw.Key, Target: rw.Target,
+				Reference: "image", Column: "key", PK: pk, Old: old, New: new, AppliedAt: at})
+		}
+		res, err := j.Rewrite(ctx, "p'1", imageRef, "key", rws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(apply.RewriteResult{Swapped: len(rws)}, res); diff != "" {
+			t.Errorf("result (-want +got):\n%s", diff)
+		}
+		entries, err := PlanEntries(ctx, db, "p'1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, entries, cmpopts.IgnoreFields(Entry{}, "ID")); diff != "" {
+			t.Errorf("journal (-want +got):\n%s", diff)
+		}
+		// Again: every row holds New already, nothing more is journaled.
+		res, err = j.Rewrite(ctx, "p'1", imageRef, "key", rws)
+		if err != nil || res.Already != len(rws) || res.Swapped != 0 || len(res.Drift) != 0 {
+			t.Errorf("second rewrite = %+v, %v; want all already done", res, err)
+		}
+		if entries, err := PlanEntries(ctx, db, "p'1"); err != nil || len(entries) != len(rws) {
+			t.Errorf("journal after the second rewrite: %d entries, %v", len(entries), err)
+		}
+	})
+}
+
+// TestJournalRewriteRollsBack checks that a failure after the swap and its journal,
+// inside the transaction (where the crash tests kill the process), leaves neither.
+func TestJournalRewriteRollsBack(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := t.Context()
+		if _, err := db.Bun().ExecContext(ctx, `INSERT INTO "CharacterImage" ("id", "characterId", "url", "key") VALUES ('a', 'c', 'u', 'old-a')`); err != nil {
+			t.Fatal(err)
+		}
+		j, err := Open(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var inTx struct {
+			key       string
+			journaled int
+		}
+		j.Hook = func(point string) {
+			if point != "in-rewrite-tx" {
+				return
+			}
+			// Another connection sees neither the swap nor the journal rows yet.
+			if err := db.Bun().NewSelect().Table("CharacterImage").Column("key").Where("id = 'a'").Scan(ctx, &inTx.key); err != nil {
+				t.Error(err)
+			}
+			n, err := db.Bun().NewSelect().Table("r2plan_journal").Count(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			inTx.journaled = int(n)
+			panic("killed in the rewrite transaction")
+		}
+		func() {
+			defer func() {
+				if r := recover(); r == nil {
+					t.Error("the hook's panic did not reach the caller")
+				}
+			}()
+			j.Rewrite(ctx, "p1", imageRef, "key", []plan.Rewrite{{Key: "old-a", Target: "new-a", PK: "a", Old: "old-a", New: "new-a"}})
+		}()
+		if inTx.key != "old-a" || inTx.journaled != 0 {
+			t.Errorf("seen from outside the transaction at the hook: key %q, %d journal rows", inTx.key, inTx.journaled)
+		}
+		var key string
+		if err := db.Bun().NewSelect().Table("CharacterImage").Column("key").Where("id = 'a'").Scan(ctx, &key); err != nil || key != "old-a" {
+			t.Errorf("after the panic the row holds %q (%v), want old-a", key, err)
+		}
+		if n, err := db.Bun().NewSelect().Table("r2plan_journal").Count(ctx); err != nil || n != 0 {
+			t.Errorf("after the panic the journal holds %d rows (%v), want 0", n, err)
 		}
 	})
 }

@@ -13,24 +13,78 @@ import (
 // MaxBatch is the most rows one CompareAndSwap call takes.
 const MaxBatch = 1000
 
-// Swap asks to set a row's column to New if it still holds Old.
-type Swap struct{ PK, Old, New string }
+// Swap asks to set a row's column to New if it still holds Old. Extra travels with it
+// into the row CompareAndSwapRecord records (see Record.Extra).
+type Swap struct {
+	PK, Old, New string
+	Extra        []string
+}
+
+// Record describes the rows CompareAndSwapRecord inserts into another table (a
+// journal), in the statement that swaps: one row per swapped row, in the order of the
+// swaps. Every value is bound and cast to its column's type.
+type Record struct {
+	Table Table
+	// Fixed columns take the same value in every row.
+	Fixed []Value
+	// PK, Old and New name the columns that take each swapped row's pk, old and new
+	// values as the Swap gave them.
+	PK, Old, New string
+	// Extra names the columns that take each Swap's Extra, in order.
+	Extra []string
+}
+
+// Value is a column and the value it takes.
+type Value struct {
+	Column string
+	Value  any
+}
 
 // CompareAndSwap sets column = New on each row whose pk = PK and whose column still =
-// Old, in one statement:
+// Old, in one statement, and returns the pks that were swapped (as the Swaps give them,
+// in no particular order). A row whose value changed since, or that is gone, is not
+// swapped and not returned. Values are always bound parameters.
 //
-//	UPDATE t SET col = v.new FROM (VALUES (...),(...)) AS v(pk, old, new)
-//	WHERE t.pk = v.pk AND t.col = v.old RETURNING t.pk
+// On PostgreSQL the swaps travel as three text arrays, whatever the batch size:
 //
-// and returns the pks that were swapped (as text, in no particular order). A row whose
-// value changed since, or that is gone, is not swapped and not returned. Values are
-// always bound parameters. On PostgreSQL the bound texts are cast to the columns' own
-// types (looked up once per database, table and column) so the pk comparison uses the
-// pk's index; the column is never cast.
+//	WITH r2v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS r2v(pk, old, new))
+//	UPDATE t AS r2t SET col = r2v.new::coltype FROM r2v
+//	WHERE r2t.pk = r2v.pk::pktype AND r2t.col = r2v.old::coltype RETURNING r2v.pk
+//
+// The texts are cast to the columns' own types (looked up once per database, table and
+// column) so that the pk comparison uses the pk's index; the column is never cast. On
+// SQLite they are bound one by one in a VALUES list.
 //
 // db may be a transaction: the caller writes its journal in the same one. rows may hold
 // at most MaxBatch swaps, with distinct pks.
 func CompareAndSwap(ctx context.Context, db bun.IDB, dialect string, t Table, pk, column string, rows []Swap) (swapped []string, err error) {
+	return compareAndSwap(ctx, db, dialect, t, pk, column, rows, nil)
+}
+
+// CompareAndSwapRecord is CompareAndSwap that also inserts, in the same statement, one
+// row described by rec for each swapped row:
+//
+//	WITH r2v AS (SELECT * FROM unnest($1::text[], ...) WITH ORDINALITY AS r2v(pk, old, new, x1, ..., ord)),
+//	     r2u AS (UPDATE t AS r2t SET ... FROM r2v WHERE ... RETURNING r2v.*),
+//	     r2r AS (INSERT INTO rec (fixed..., pk, old, new, extra...)
+//	             SELECT $n::type, ..., r2u.pk::type, ... FROM r2u ORDER BY r2u.ord)
+//	SELECT r2u.pk FROM r2u
+//
+// It is PostgreSQL's: SQLite has no UPDATE in a WITH clause, so there the caller swaps
+// with CompareAndSwap and inserts its records in the same transaction.
+func CompareAndSwapRecord(ctx context.Context, db bun.IDB, dialect string, t Table, pk, column string, rows []Swap, rec Record) (swapped []string, err error) {
+	if dialect != Postgres {
+		return nil, fmt.Errorf("rewrite %q.%q: recording in the same statement needs PostgreSQL, not %q", t, column, dialect)
+	}
+	for _, r := range rows {
+		if len(r.Extra) != len(rec.Extra) {
+			return nil, fmt.Errorf("rewrite %q.%q: pk %q has %d extra values for %d record columns", t, column, r.PK, len(r.Extra), len(rec.Extra))
+		}
+	}
+	return compareAndSwap(ctx, db, dialect, t, pk, column, rows, &rec)
+}
+
+func compareAndSwap(ctx context.Context, db bun.IDB, dialect string, t Table, pk, column string, rows []Swap, rec *Record) (swapped []string, err error) {
 	if err := checkDialect(dialect); err != nil {
 		return nil, err
 	}
@@ -51,44 +105,17 @@ func CompareAndSwap(ctx context.Context, db bun.IDB, dialect string, t Table, pk
 	if err != nil {
 		return nil, err
 	}
-	pkCast, colCast := "", ""
-	if dialect == Postgres {
-		pkType, err := pgColumnType(ctx, c, db, t, pk)
-		if err != nil {
-			return nil, err
-		}
-		colType, err := pgColumnType(ctx, c, db, t, column)
-		if err != nil {
-			return nil, err
-		}
-		pkCast, colCast = "::"+pkType, "::"+colType
-	}
-
-	a := &args{dialect: dialect}
-	var values strings.Builder
-	values.WriteString("VALUES ")
-	for i, r := range rows {
-		if i > 0 {
-			values.WriteString(", ")
-		}
-		fmt.Fprintf(&values, "(%s%s, %s%s, %s%s)", a.add(r.PK), pkCast, a.add(r.Old), colCast, a.add(r.New), colCast)
-	}
-	qpk, qcol := quoteIdent(pk), quoteIdent(column)
 	var q string
+	var a []any
 	if dialect == Postgres {
-		q = fmt.Sprintf(`UPDATE %s AS r2t SET %s = r2v.new FROM (%s) AS r2v(pk, old, new)
-WHERE r2t.%s = r2v.pk AND r2t.%s = r2v.old RETURNING r2t.%s::text`,
-			quoteTable(t), qcol, values.String(), qpk, qcol, qpk)
+		q, a, err = pgSwapQuery(ctx, c, db, t, pk, column, rows, rec)
+		if err != nil {
+			return nil, err
+		}
 	} else {
-		// SQLite names no VALUES columns in FROM; a CTE does. Comparing the INTEGER
-		// (or other) affinity pk column with text converts the text, not the column.
-		// RETURNING sees only the updated table, and not by its alias.
-		q = fmt.Sprintf(`WITH r2v(pk, old, new) AS (%s)
-UPDATE %s AS r2t SET %s = r2v.new FROM r2v
-WHERE r2t.%s = r2v.pk AND r2t.%s = r2v.old RETURNING CAST(%s AS TEXT)`,
-			values.String(), quoteTable(t), qcol, qpk, qcol, qpk)
+		q, a = sqliteSwapQuery(t, pk, column, rows)
 	}
-	err = query(ctx, c, dialect, q, a.values, func(r *sql.Rows) error {
+	err = query(ctx, c, dialect, q, a, func(r *sql.Rows) error {
 		var key string
 		if err := r.Scan(&key); err != nil {
 			return err
@@ -97,9 +124,139 @@ WHERE r2t.%s = r2v.pk AND r2t.%s = r2v.old RETURNING CAST(%s AS TEXT)`,
 		return nil
 	})
 	if err != nil {
+		if rec != nil {
+			return nil, fmt.Errorf("rewrite %q.%q and record into %q: %w", t, column, rec.Table, err)
+		}
 		return nil, fmt.Errorf("rewrite %q.%q: %w", t, column, err)
 	}
 	return swapped, nil
+}
+
+// pgSwapQuery returns PostgreSQL's compare-and-swap statement and its arguments: the
+// swaps as text arrays (pk, old, new, then each extra), then rec's fixed values.
+func pgSwapQuery(ctx context.Context, c conn, db bun.IDB, t Table, pk, column string, rows []Swap, rec *Record) (string, []any, error) {
+	pkType, err := pgColumnType(ctx, c, db, t, pk)
+	if err != nil {
+		return "", nil, err
+	}
+	colType, err := pgColumnType(ctx, c, db, t, column)
+	if err != nil {
+		return "", nil, err
+	}
+	a := &args{dialect: Postgres}
+	cols := []string{"pk", "old", "new"}
+	arrays := []string{
+		a.add(pgTextArray(fields(rows, func(s Swap) string { return s.PK }))) + "::text[]",
+		a.add(pgTextArray(fields(rows, func(s Swap) string { return s.Old }))) + "::text[]",
+		a.add(pgTextArray(fields(rows, func(s Swap) string { return s.New }))) + "::text[]",
+	}
+	if rec != nil {
+		for i := range rec.Extra {
+			cols = append(cols, fmt.Sprintf("x%d", i+1))
+			arrays = append(arrays, a.add(pgTextArray(fields(rows, func(s Swap) string { return s.Extra[i] })))+"::text[]")
+		}
+	}
+	qpk, qcol := quoteIdent(pk), quoteIdent(column)
+	if rec == nil {
+		q := fmt.Sprintf(`WITH r2v AS (SELECT * FROM unnest(%s) AS r2v(%s))
+UPDATE %s AS r2t SET %s = r2v.new::%s FROM r2v
+WHERE r2t.%s = r2v.pk::%s AND r2t.%s = r2v.old::%s RETURNING r2v.pk`,
+			strings.Join(arrays, ", "), strings.Join(cols, ", "),
+			quoteTable(t), qcol, colType, qpk, pkType, qcol, colType)
+		return q, a.values, nil
+	}
+
+	// The record's columns, and what each takes: a fixed value or a field of r2u.
+	var into, from []string
+	field := func(name, f string) error {
+		typ, err := pgColumnType(ctx, c, db, rec.Table, name)
+		if err != nil {
+			return err
+		}
+		into = append(into, quoteIdent(name))
+		from = append(from, f+"::"+typ)
+		return nil
+	}
+	for _, v := range rec.Fixed {
+		if err := field(v.Column, a.add(v.Value)); err != nil {
+			return "", nil, err
+		}
+	}
+	for i, name := range append([]string{rec.PK, rec.Old, rec.New}, rec.Extra...) {
+		if err := field(name, "r2u."+cols[i]); err != nil {
+			return "", nil, err
+		}
+	}
+	q := fmt.Sprintf(`WITH r2v AS (SELECT * FROM unnest(%s) WITH ORDINALITY AS r2v(%s, ord)),
+r2u AS (UPDATE %s AS r2t SET %s = r2v.new::%s FROM r2v
+	WHERE r2t.%s = r2v.pk::%s AND r2t.%s = r2v.old::%s RETURNING r2v.*),
+r2r AS (INSERT INTO %s (%s) SELECT %s FROM r2u ORDER BY r2u.ord)
+SELECT r2u.pk FROM r2u`,
+		strings.Join(arrays, ", "), strings.Join(cols, ", "),
+		quoteTable(t), qcol, colType, qpk, pkType, qcol, colType,
+		quoteTable(rec.Table), strings.Join(into, ", "), strings.Join(from, ", "))
+	return q, a.values, nil
+}
+
+// sqliteSwapQuery returns SQLite's compare-and-swap statement and its arguments, three
+// a row. SQLite names no VALUES columns in FROM; a CTE does. Comparing the INTEGER (or
+// other) affinity pk column with text converts the text, not the column. RETURNING
+// sees only the updated table, and not by its alias.
+func sqliteSwapQuery(t Table, pk, column string, rows []Swap) (string, []any) {
+	a := &args{dialect: SQLite}
+	var values strings.Builder
+	values.WriteString("VALUES ")
+	for i, r := range rows {
+		if i > 0 {
+			values.WriteString(", ")
+		}
+		fmt.Fprintf(&values, "(%s, %s, %s)", a.add(r.PK), a.add(r.Old), a.add(r.New))
+	}
+	qpk, qcol := quoteIdent(pk), quoteIdent(column)
+	q := fmt.Sprintf(`WITH r2v(pk, old, new) AS (%s)
+UPDATE %s AS r2t SET %s = r2v.new FROM r2v
+WHERE r2t.%s = r2v.pk AND r2t.%s = r2v.old RETURNING CAST(%s AS TEXT)`,
+		values.String(), quoteTable(t), qcol, qpk, qcol, qpk)
+	return q, a.values
+}
+
+// pgTextArray returns a PostgreSQL array literal of ss, to be bound as one parameter
+// and cast ($1::text[]). Every element is double-quoted, so commas, braces, blanks, an
+// empty string and the word NULL are all plain text; inside the quotes only a backslash
+// and a double quote need a backslash before them. (PostgreSQL text holds no NUL, and
+// the driver drops one wherever a parameter has it.)
+func pgTextArray(ss []string) string {
+	n := 2
+	for _, s := range ss {
+		n += len(s) + 3
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteByte('{')
+	for i, s := range ss {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		for j := 0; j < len(s); j++ { // bytewise: no UTF-8 sequence holds these bytes
+			if s[j] == '\\' || s[j] == '"' {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(s[j])
+		}
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// fields returns one field of each swap.
+func fields(rows []Swap, field func(Swap) string) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = field(r)
+	}
+	return out
 }
 
 // Current returns the current value of column for each pk: a pk absent from the map is
@@ -114,28 +271,30 @@ func Current(ctx context.Context, db bun.IDB, dialect string, t Table, pk, colum
 	if err != nil {
 		return nil, err
 	}
-	pkCast := ""
+	var pkType string
 	if dialect == Postgres && len(pks) > 0 {
-		pkType, err := pgColumnType(ctx, c, db, t, pk)
-		if err != nil {
+		if pkType, err = pgColumnType(ctx, c, db, t, pk); err != nil {
 			return nil, err
 		}
-		pkCast = "::" + pkType
 	}
 	qpk, qcol := quoteIdent(pk), quoteIdent(column)
 	out := make(map[string]*string, len(pks))
 	for start := 0; start < len(pks); start += MaxBatch {
 		batch := pks[start:min(start+MaxBatch, len(pks))]
 		a := &args{dialect: dialect}
-		var in strings.Builder
-		for i, k := range batch {
-			if i > 0 {
-				in.WriteString(", ")
+		var in string
+		if dialect == Postgres {
+			// One array, cast to the pk's type: the pk's index finds the rows.
+			in = fmt.Sprintf("= ANY(%s::%s[])", a.add(pgTextArray(batch)), pkType)
+		} else {
+			marks := make([]string, len(batch))
+			for i, k := range batch {
+				marks[i] = a.add(k)
 			}
-			in.WriteString(a.add(k) + pkCast)
+			in = "IN (" + strings.Join(marks, ", ") + ")"
 		}
-		q := fmt.Sprintf("SELECT %s, %s FROM %s AS r2t WHERE r2t.%s IN (%s)",
-			textOf(dialect, "r2t."+qpk), textOf(dialect, "r2t."+qcol), quoteTable(t), qpk, in.String())
+		q := fmt.Sprintf("SELECT %s, %s FROM %s AS r2t WHERE r2t.%s %s",
+			textOf(dialect, "r2t."+qpk), textOf(dialect, "r2t."+qcol), quoteTable(t), qpk, in)
 		err := query(ctx, c, dialect, q, a.values, func(r *sql.Rows) error {
 			var key string
 			var v *string

@@ -2,11 +2,13 @@ package sqldb
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/uptrace/bun"
@@ -168,7 +170,7 @@ func TestCompareAndSwap(t *testing.T) {
 			insertRows(t, db, story, []string{"id", "title", "coverImage"}, [][]any{{"r1", "t", "old"}})
 			boom := errors.New("journal write failed")
 			err := db.InTx(t.Context(), func(ctx context.Context, tx bun.Tx) error {
-				got, err := CompareAndSwap(ctx, tx, db.Dialect(), story, "id", "coverImage", []Swap{{"r1", "old", "new"}})
+				got, err := CompareAndSwap(ctx, tx, db.Dialect(), story, "id", "coverImage", []Swap{{PK: "r1", Old: "old", New: "new"}})
 				if err != nil || len(got) != 1 {
 					return fmt.Errorf("swap = %v, %v", got, err)
 				}
@@ -200,9 +202,9 @@ func TestCompareAndSwap(t *testing.T) {
 				want    string
 			}{
 				"too many":       {dialect: db.Dialect(), col: "coverImage", swaps: tooMany, want: "at most 1000"},
-				"duplicate pk":   {dialect: db.Dialect(), col: "coverImage", swaps: []Swap{{"a", "1", "2"}, {"a", "1", "3"}}, want: `pk "a" twice`},
-				"missing column": {dialect: db.Dialect(), col: "banner", swaps: []Swap{{"a", "1", "2"}}, want: `"banner"`},
-				"bad dialect":    {dialect: "mysql", col: "coverImage", swaps: []Swap{{"a", "1", "2"}}, want: "unknown SQL dialect"},
+				"duplicate pk":   {dialect: db.Dialect(), col: "coverImage", swaps: []Swap{{PK: "a", Old: "1", New: "2"}, {PK: "a", Old: "1", New: "3"}}, want: `pk "a" twice`},
+				"missing column": {dialect: db.Dialect(), col: "banner", swaps: []Swap{{PK: "a", Old: "1", New: "2"}}, want: `"banner"`},
+				"bad dialect":    {dialect: "mysql", col: "coverImage", swaps: []Swap{{PK: "a", Old: "1", New: "2"}}, want: "unknown SQL dialect"},
 			}
 			for name, tt := range tests {
 				t.Run(name, func(t *testing.T) {
@@ -239,28 +241,243 @@ func TestPostgresCastsToColumnType(t *testing.T) {
 	// The pk comparison uses the pk's index: the bound text is cast, the column is not.
 	mustExec(t, db, `INSERT INTO "Typed" ("id", "v") SELECT g, 'v' || g FROM generate_series(1, 20000) g`)
 	mustExec(t, db, `ANALYZE "Typed"`)
-	var plan []string
-	rows, err := db.Bun().DB.QueryContext(t.Context(),
-		`EXPLAIN UPDATE "Typed" AS r2t SET "v" = r2v.new FROM (VALUES ('5'::bigint, 'v5'::character varying, 'x'::character varying)) AS r2v(pk, old, new) WHERE r2t."id" = r2v.pk AND r2t."v" = r2v.old`)
-	if err != nil {
-		t.Fatal(err)
+	plan := explainSwap(t, db, Table{Name: "Typed"}, "id", "v", []Swap{{PK: "5", Old: "v5", New: "x"}}, nil)
+	if !strings.Contains(plan, `Index Scan using "Typed_pkey"`) {
+		t.Errorf("plan does not use the pk index:\n%s", plan)
 	}
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, line)
-	}
-	rows.Close()
-	if !strings.Contains(strings.Join(plan, "\n"), "Index Scan using") {
-		t.Errorf("plan does not use the pk index:\n%s", strings.Join(plan, "\n"))
-	}
-	got2, err := CompareAndSwap(t.Context(), db.Bun(), Postgres, Table{Name: "Typed"}, "id", "v", []Swap{{"5", "v5", "x"}, {"6", "nope", "y"}})
+	got2, err := CompareAndSwap(t.Context(), db.Bun(), Postgres, Table{Name: "Typed"}, "id", "v", []Swap{{PK: "5", Old: "v5", New: "x"}, {PK: "6", Old: "nope", New: "y"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]string{"5"}, got2); diff != "" {
 		t.Errorf("swapped mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// hostile holds texts that an array literal must carry unchanged.
+var hostile = []string{
+	"", " ", "  padded  ", `"`, `""`, `\`, `\\`, `\"`, `a\"b`, `ends with \`, `"quoted"`,
+	",", "a,b", "{", "}", "{a,b}", `{"a"}`, "NULL", "null", "'", "it's", "$1", "?",
+	"tab\there", "line\nbreak", "carriage\rreturn", "日本語", "é", "🎉 emoji", "\u00a0nbsp",
+	"characters/c1/images/a b%20c.webp?v=1&x=[2]",
+}
+
+func TestPGTextArray(t *testing.T) {
+	tests := map[string]struct {
+		in   []string
+		want string
+	}{
+		"empty":          {in: []string{}, want: `{}`},
+		"one empty text": {in: []string{""}, want: `{""}`},
+		"plain":          {in: []string{"a", "b/c.webp"}, want: `{"a","b/c.webp"}`},
+		"escapes":        {in: []string{`a"b`, `c\d`, `\"`}, want: `{"a\"b","c\\d","\\\""}`},
+		"structure":      {in: []string{"{,}", "NULL", " x "}, want: `{"{,}","NULL"," x "}`},
+		"unicode":        {in: []string{"日本", "🎉"}, want: `{"日本","🎉"}`},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, pgTextArray(tt.in)); diff != "" {
+				t.Errorf("literal (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	// PostgreSQL reads every hostile text back unchanged, in order.
+	t.Run("round trip", func(t *testing.T) {
+		db := newDB(t, Postgres)
+		c, err := rawConn(db.Bun())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		err = query(t.Context(), c, Postgres, `SELECT v FROM unnest($1::text[]) WITH ORDINALITY AS u(v, i) ORDER BY i`,
+			[]any{pgTextArray(hostile)}, func(r *sql.Rows) error {
+				var v string
+				if err := r.Scan(&v); err != nil {
+					return err
+				}
+				got = append(got, v)
+				return nil
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(hostile, got); diff != "" {
+			t.Errorf("round trip (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestCompareAndSwapRecord(t *testing.T) {
+	db := newDB(t, Postgres)
+	mustExec(t, db, `CREATE TABLE "Log" ("id" BIGSERIAL PRIMARY KEY, "run" TEXT NOT NULL, "at" TIMESTAMPTZ NOT NULL,
+		"n" INTEGER NOT NULL, "pk" TEXT NOT NULL, "old" TEXT NOT NULL, "new" TEXT NOT NULL, "obj" TEXT NOT NULL)`)
+	rec := Record{
+		Table: Table{Name: "Log"},
+		Fixed: []Value{{Column: "run", Value: "r1"}, {Column: "at", Value: time.Date(2025, 1, 2, 3, 4, 5, 678901000, time.UTC)}, {Column: "n", Value: int64(7)}},
+		PK:    "pk", Old: "old", New: "new", Extra: []string{"obj"},
+	}
+	story := Table{Name: "Story"}
+	var setup [][]any
+	var swaps []Swap
+	var want [][]string
+	for i, h := range hostile {
+		pk := fmt.Sprintf("s%02d%s", i, h)
+		setup = append(setup, []any{pk, "t", "old" + h})
+		old := "old" + h
+		if i%5 == 0 {
+			old = "stale" + h // changed since the plan: neither swapped nor recorded
+		} else {
+			want = append(want, []string{pk, old, h + "new", "obj" + h})
+		}
+		swaps = append(swaps, Swap{PK: pk, Old: old, New: h + "new", Extra: []string{"obj" + h}})
+	}
+	insertRows(t, db, story, []string{"id", "title", "coverImage"}, setup)
+
+	var got []string
+	err := db.InTx(t.Context(), func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		got, err = CompareAndSwapRecord(ctx, tx, Postgres, story, "id", "coverImage", swaps, rec)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantPKs []string
+	for _, w := range want {
+		wantPKs = append(wantPKs, w[0])
+	}
+	if diff := cmp.Diff(sorted(wantPKs), sorted(got)); diff != "" {
+		t.Errorf("swapped (-want +got):\n%s", diff)
+	}
+	// One record per swapped row, in the order of the swaps, with the fixed values.
+	var logged [][]string
+	rows, err := db.Bun().DB.QueryContext(t.Context(),
+		`SELECT "pk", "old", "new", "obj", "run", to_char("at" AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), "n"::text FROM "Log" ORDER BY "id"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var pk, old, new, obj, run, at, n string
+		if err := rows.Scan(&pk, &old, &new, &obj, &run, &at, &n); err != nil {
+			t.Fatal(err)
+		}
+		if run != "r1" || at != "2025-01-02 03:04:05.678901" || n != "7" {
+			t.Errorf("fixed values of %q: %q, %q, %q", pk, run, at, n)
+		}
+		logged = append(logged, []string{pk, old, new, obj})
+	}
+	if diff := cmp.Diff(want, logged); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+	cur, err := Current(t.Context(), db.Bun(), Postgres, story, "id", "coverImage", fields(swaps, func(s Swap) string { return s.PK }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range swaps {
+		want := "old" + hostile[i]
+		if i%5 != 0 {
+			want = s.New
+		}
+		if v := cur[s.PK]; v == nil || *v != want {
+			t.Errorf("row %q holds %v, want %q", s.PK, v, want)
+		}
+	}
+
+	t.Run("refused", func(t *testing.T) {
+		tests := map[string]struct {
+			dialect string
+			swaps   []Swap
+			want    string
+		}{
+			"sqlite":        {dialect: SQLite, swaps: []Swap{{PK: "a", Old: "1", New: "2", Extra: []string{"x"}}}, want: "needs PostgreSQL"},
+			"missing extra": {dialect: Postgres, swaps: []Swap{{PK: "a", Old: "1", New: "2"}}, want: "0 extra values for 1"},
+			"duplicate pk":  {dialect: Postgres, swaps: []Swap{{PK: "a", Extra: []string{"x"}}, {PK: "a", Extra: []string{"y"}}}, want: `pk "a" twice`},
+		}
+		for name, tt := range tests {
+			t.Run(name, func(t *testing.T) {
+				_, err := CompareAndSwapRecord(t.Context(), db.Bun(), tt.dialect, story, "id", "coverImage", tt.swaps, rec)
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("CompareAndSwapRecord = %v, want an error with %q", err, tt.want)
+				}
+			})
+		}
+		bad := rec
+		bad.Extra = []string{"nope"}
+		_, err := CompareAndSwapRecord(t.Context(), db.Bun(), Postgres, story, "id", "coverImage",
+			[]Swap{{PK: "a", Old: "1", New: "2", Extra: []string{"x"}}}, bad)
+		if err == nil || !strings.Contains(err.Error(), `"nope"`) {
+			t.Errorf("a record column that does not exist: %v", err)
+		}
+	})
+}
+
+// explainSwap returns PostgreSQL's plan of the statement CompareAndSwap (or, with rec,
+// CompareAndSwapRecord) would run; nothing is changed.
+func explainSwap(t *testing.T, db *DB, table Table, pk, col string, swaps []Swap, rec *Record) string {
+	t.Helper()
+	c, err := rawConn(db.Bun())
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, a, err := pgSwapQuery(t.Context(), c, db.Bun(), table, pk, col, swaps, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan []string
+	err = query(t.Context(), c, Postgres, "EXPLAIN "+q, a, func(r *sql.Rows) error {
+		var line string
+		err := r.Scan(&line)
+		plan = append(plan, line)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(plan, "\n")
+}
+
+// TestPostgresSwapPlan checks that on a table of 200,000 Prisma-shaped rows a batch of
+// up to MaxBatch swaps, with its record, finds each row through the pk's index (a
+// nested loop), rather than reading the whole table for a hash join.
+func TestPostgresSwapPlan(t *testing.T) {
+	db := newDB(t, Postgres)
+	mustExec(t, db, `INSERT INTO "CharacterImage" ("id", "characterId", "url", "key")
+		SELECT 'c' || substr(md5(g::text), 1, 24), 'c' || substr(md5((g / 7)::text), 1, 24),
+		       'https://media.charhub.app/characters/' || md5(g::text || 'k') || '.webp',
+		       'characters/' || md5(g::text || 'k') || '.webp'
+		FROM generate_series(1, 200000) g`)
+	mustExec(t, db, `CREATE TABLE "Log" ("id" BIGSERIAL PRIMARY KEY, "plan" TEXT NOT NULL, "pk" TEXT NOT NULL,
+		"old" TEXT NOT NULL, "new" TEXT NOT NULL, "obj" TEXT NOT NULL, "target" TEXT NOT NULL)`)
+	mustExec(t, db, `VACUUM ANALYZE "CharacterImage"`)
+	rec := &Record{Table: Table{Name: "Log"}, Fixed: []Value{{Column: "plan", Value: "p"}},
+		PK: "pk", Old: "old", New: "new", Extra: []string{"obj", "target"}}
+	// A plan's batch: rows in the order of their keys, so pks in random order.
+	var all []Swap
+	rows, err := db.Bun().DB.QueryContext(t.Context(), fmt.Sprintf(`SELECT "id", "key" FROM "CharacterImage" ORDER BY "key" LIMIT %d`, MaxBatch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s Swap
+		if err := rows.Scan(&s.PK, &s.Old); err != nil {
+			t.Fatal(err)
+		}
+		s.New = "dev/" + s.Old
+		s.Extra = []string{s.Old, s.New}
+		all = append(all, s)
+	}
+	rows.Close()
+	for _, n := range []int{1, 100, 500, 1000, 2000, 5000} {
+		if n > MaxBatch {
+			break
+		}
+		plan := explainSwap(t, db, Table{Name: "CharacterImage"}, "id", "key", all[:n], rec)
+		t.Logf("%d swaps:\n%s", n, plan)
+		if !strings.Contains(plan, "Nested Loop") || !strings.Contains(plan, `Index Scan using "CharacterImage_pkey"`) ||
+			strings.Contains(plan, `Seq Scan on "CharacterImage"`) {
+			t.Errorf("%d swaps: the plan does not look rows up by the pk's index:\n%s", n, plan)
+		}
 	}
 }
