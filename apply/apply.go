@@ -211,11 +211,15 @@ func Run(ctx context.Context, planID string, hdr plan.Header, entries func(func(
 	if werr := r.waitRewrites(); err == nil {
 		err = werr
 	}
+	if derr := r.waitDeletes(); err == nil {
+		err = derr
+	}
 	return r.res, err
 }
 
 type runner struct {
 	rewriting chan rewriteOutcome // the previous chunk's rewrites, in flight
+	deleting  *deletions          // batches of deletions, in flight
 	planID    string
 	refs      map[string]plan.Reference
 	b         Bucket
@@ -227,7 +231,7 @@ type runner struct {
 
 // stopping reports whether to start no further chunk: after a failure or an interrupt.
 func (r *runner) stopping() bool {
-	return len(r.res.Failed) > 0 || r.interrupted()
+	return len(r.res.Failed) > 0 || (r.deleting != nil && r.deleting.refused.Load()) || r.interrupted()
 }
 
 // interrupted reports (and records) whether the first interrupt has arrived.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -12,36 +13,147 @@ import (
 	"github.com/r2plan/r2plan/providers"
 )
 
-// deleteChunk deletes a chunk of planned deletions, each only if, now: no row points at
-// it, it still has the planned ETag, and the copy it was moved to (if any) still holds
-// identical content. Deletions happen after every move of the plan.
+// deleteBatch is how many deletions are listed, checked and deleted together: one
+// DeleteObjects request.
+const deleteBatch = 1000
+
+// maxDeleteRequests bounds the DeleteObjects requests in flight.
+const maxDeleteRequests = 8
+
+// listAhead is how many batches may list and check their objects while every
+// DeleteObjects slot is taken, so that the next request is ready when one returns.
+const listAhead = 2
+
+// deletions runs batches of deletions in the background, across chunks: while the last
+// batches of one chunk delete, the next chunk re-reads the references and lists.
+type deletions struct {
+	g       *errgroup.Group
+	ctx     context.Context // g's, cancelled by the first error
+	sending chan struct{}   // a token per DeleteObjects request in flight
+	outs    []*deleteOutcome
+	refused atomic.Bool // the server refused a key: start no further batch
+}
+
+// deleteOutcome is what one batch did; it is counted once every batch has finished.
+type deleteOutcome struct {
+	deleted, gone, pending int
+	drift                  []Drift
+	failed                 []error
+}
+
+// referenced is one chunk's fresh read of the references, which its batches wait for.
+type referenced struct {
+	done  chan struct{}
+	found map[string]string // key -> a row that points at it
+	err   error
+}
+
+// deleteChunk starts the deletion of a chunk of planned deletions: one fresh read of
+// the references for the whole chunk and, beside it, batches that each list their
+// objects, then delete those that, now, no row points at, still have the planned ETag
+// and size, and whose copy (if any) still holds identical content. It returns once
+// every batch has started; waitDeletes waits for them. Deletions happen after every
+// move of the plan.
 func (r *runner) deleteChunk(ctx context.Context, dels []plan.Deletion) error {
-	if r.interrupted() {
+	d := r.deletions(ctx)
+	if d.halted(r) {
 		r.res.Pending += len(dels)
 		return nil
 	}
+	dels = slices.Clone(dels) // the caller reuses its slice
 	keys := make([]string, len(dels))
-	for i, d := range dels {
-		keys[i] = d.Key
+	for i, del := range dels {
+		keys[i] = del.Key
 	}
-	referenced, err := r.referrers.Referenced(ctx, keys)
-	if err != nil {
-		return fmt.Errorf("re-check references before deleting: %w", err)
+	refs := &referenced{done: make(chan struct{})}
+	d.g.Go(func() error {
+		defer close(refs.done)
+		refs.found, refs.err = r.referrers.Referenced(d.ctx, keys)
+		if refs.err != nil {
+			refs.err = fmt.Errorf("re-check references before deleting: %w", refs.err)
+		}
+		return refs.err
+	})
+	for start := 0; start < len(dels); start += deleteBatch {
+		batch := dels[start:min(start+deleteBatch, len(dels))]
+		if d.halted(r) {
+			r.res.Pending += len(dels) - start
+			break
+		}
+		out := &deleteOutcome{}
+		d.outs = append(d.outs, out)
+		d.g.Go(func() error { return r.deleteBatch(d.ctx, d, refs, batch, out) })
 	}
-	// Each object and its copy, looked up by listing (a request per thousand keys), the
-	// few the listing did not show by HEAD.
-	var lookups []string
-	for _, d := range dels {
-		if _, isRef := referenced[d.Key]; !isRef {
-			lookups = append(lookups, d.Key)
-			if d.Target != "" {
-				lookups = append(lookups, d.Target)
-			}
+	return nil
+}
+
+// deletions returns the background deletions, starting them on first use.
+func (r *runner) deletions(ctx context.Context) *deletions {
+	if r.deleting == nil {
+		requests := min(r.o.Parallelism, maxDeleteRequests)
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(requests + listAhead)
+		r.deleting = &deletions{g: g, ctx: gctx, sending: make(chan struct{}, requests)}
+	}
+	return r.deleting
+}
+
+// halted reports whether to start no further batch: after an interrupt, a key the
+// server refused, or an error.
+func (d *deletions) halted(r *runner) bool {
+	return r.interrupted() || d.refused.Load() || d.ctx.Err() != nil
+}
+
+// waitDeletes waits for the deletions in flight, if any, and counts them in plan order.
+func (r *runner) waitDeletes() error {
+	d := r.deleting
+	if d == nil {
+		return nil
+	}
+	r.deleting = nil
+	err := d.g.Wait()
+	for _, out := range d.outs {
+		r.res.Pending += out.pending
+		if out.pending > 0 {
+			r.interrupted() // records the interrupt that left the batch pending, if one did
+		}
+		r.res.Deleted += out.deleted
+		r.res.Gone += out.gone
+		r.res.Drift = append(r.res.Drift, out.drift...)
+		r.res.Failed = append(r.res.Failed, out.failed...)
+	}
+	return err
+}
+
+// deleteBatch lists a batch's objects and their copies, waits for the chunk's read of
+// the references, checks each deletion, deletes the objects that passed in one request
+// and journals them. It records its outcome in out.
+func (r *runner) deleteBatch(ctx context.Context, d *deletions, refs *referenced, dels []plan.Deletion, out *deleteOutcome) error {
+	select {
+	case <-r.o.Stop:
+		// Interrupted while this batch waited for its turn.
+		out.pending = len(dels)
+		return nil
+	default:
+	}
+	if d.refused.Load() {
+		out.pending = len(dels)
+		return nil
+	}
+	lookups := make([]string, 0, 2*len(dels))
+	for _, del := range dels {
+		lookups = append(lookups, del.Key)
+		if del.Target != "" {
+			lookups = append(lookups, del.Target)
 		}
 	}
 	seen, err := statByListing(ctx, r.b, lookups)
 	if err != nil {
 		return fmt.Errorf("list the objects to delete: %w", err)
+	}
+	<-refs.done
+	if refs.err != nil {
+		return refs.err
 	}
 	ok := make([]bool, len(dels))
 	reasons := make([]string, len(dels))
@@ -49,13 +161,13 @@ func (r *runner) deleteChunk(ctx context.Context, dels []plan.Deletion) error {
 	var g errgroup.Group
 	g.SetLimit(r.o.Parallelism)
 	for i := range dels {
-		d := &dels[i]
-		if where, isRef := referenced[d.Key]; isRef {
+		del := &dels[i]
+		if where, isRef := refs.found[del.Key]; isRef {
 			reasons[i] = "referenced again by row " + where + "; not deleted"
 			continue
 		}
 		g.Go(func() error {
-			reason, err := r.checkDeletion(ctx, d, seen)
+			reason, err := r.checkDeletion(ctx, del, seen)
 			switch {
 			case errors.Is(err, providers.ErrNotFound):
 				gone.Add(1)
@@ -74,39 +186,48 @@ func (r *runner) deleteChunk(ctx context.Context, dels []plan.Deletion) error {
 		return err
 	}
 	defer r.o.Progress("delete", len(dels))
-	r.res.Gone += int(gone.Load())
+	out.gone = int(gone.Load())
 	var doomed []string
 	var deleted []Deleted
-	for i, d := range dels {
+	for i, del := range dels {
 		if reasons[i] != "" {
-			r.res.Drift = append(r.res.Drift, Drift{Key: d.Key, Reason: reasons[i]})
-			r.o.Logger.Warn("drift", "key", d.Key, "reason", reasons[i])
+			out.drift = append(out.drift, Drift{Key: del.Key, Reason: reasons[i]})
+			r.o.Logger.Warn("drift", "key", del.Key, "reason", reasons[i])
 		}
 		if ok[i] {
-			doomed = append(doomed, d.Key)
-			deleted = append(deleted, Deleted{Key: d.Key, ETag: d.ETag, Reason: d.Reason})
+			doomed = append(doomed, del.Key)
+			deleted = append(deleted, Deleted{Key: del.Key, ETag: del.ETag, Reason: del.Reason})
 		}
 	}
 	if len(doomed) == 0 {
 		return nil
 	}
+	select {
+	case d.sending <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	failed, err := r.b.Delete(ctx, doomed)
+	<-d.sending
 	if err != nil {
 		return fmt.Errorf("delete: %w", err)
 	}
 	kept := deleted[:0]
-	for _, d := range deleted {
-		if ferr, bad := failed[d.Key]; bad {
-			r.res.Failed = append(r.res.Failed, fmt.Errorf("delete %q: %w", d.Key, ferr))
+	for _, del := range deleted {
+		if ferr, bad := failed[del.Key]; bad {
+			out.failed = append(out.failed, fmt.Errorf("delete %q: %w", del.Key, ferr))
 			continue
 		}
-		kept = append(kept, d)
+		kept = append(kept, del)
+	}
+	if len(out.failed) > 0 {
+		d.refused.Store(true)
 	}
 	r.o.Hook("deleted")
 	if err := r.j.RecordDeletes(ctx, r.planID, kept); err != nil {
 		return fmt.Errorf("journal deletions: %w", err)
 	}
-	r.res.Deleted += len(kept)
+	out.deleted = len(kept)
 	return nil
 }
 

@@ -68,6 +68,11 @@ func statByListing(ctx context.Context, b Bucket, keys []string) (listed, error)
 			prev = key
 			if _, ok := want[key]; ok {
 				l.found[key] = objStat{size, etag}
+				if delete(want, key); len(want) == 0 {
+					// Every key of the run seen: no need to walk past the last one
+					// (which may cost another page).
+					return errWalked
+				}
 			}
 			return nil
 		})
