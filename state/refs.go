@@ -24,7 +24,8 @@ func NewReferrers(db *sqldb.DB, refs []plan.Reference, urls *plan.URLs) *Referre
 	return &Referrers{db: db, refs: refs, urls: urls}
 }
 
-// Referenced returns, for each of keys that a row points at now, one such row as
+// Referenced returns, for each of keys that a row points at now (any row of the table:
+// the where filter chooses the rows to rewrite, not the rows that count), one such row as
 // "reference.column[pk]". A URL counts for every key it may name, not only the first
 // that exists: a deletion errs on the side of keeping.
 //
@@ -39,7 +40,9 @@ func (r *Referrers) Referenced(ctx context.Context, keys []string) (map[string]s
 	for _, ref := range r.refs {
 		cols := ref.Columns()
 		t := sqldb.Table{Schema: ref.Schema, Name: ref.Table}
-		err := r.db.Scan(ctx, t, ref.PrimaryKey, cols, ref.Where, func(pk string, values []*string) error {
+		// Every row counts, also one outside the reference's where filter: a row that
+		// names an object keeps it, whether or not r2plan rewrites that row.
+		err := r.db.Scan(ctx, t, ref.PrimaryKey, cols, "", func(pk string, values []*string) error {
 			for i, v := range values {
 				if v == nil {
 					continue

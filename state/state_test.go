@@ -255,6 +255,16 @@ func TestReferrers(t *testing.T) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("referenced (-want +got):\n%s", diff)
 		}
+		// Rows outside the reference's where filter keep their objects all the same.
+		filtered := imageRef
+		filtered.Where = `r2t."characterId" = 'nobody'`
+		got, err = NewReferrers(db, []plan.Reference{filtered}, urls).Referenced(ctx, []string{"a b.webp", "c.webp", "unencoded d.webp", "free.webp"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("referenced with a where filter that selects no row (-want +got):\n%s", diff)
+		}
 	})
 }
 
