@@ -22,6 +22,7 @@ var bucketSchema = &hcl.BodySchema{
 		{Name: "public_url"},
 		{Name: "path_style"},
 		{Name: "no_overwrite"},
+		{Name: "list_concurrency"},
 	},
 }
 
@@ -63,6 +64,11 @@ func (d *decoder) bucket(b *hcl.Block) Bucket {
 			d.add(attrError(a["no_overwrite"], "Invalid no_overwrite",
 				fmt.Sprintf(`no_overwrite is "auto", "head", "if-none-match" or "r2-header", not %q.`, out.NoOverwrite)))
 		}
+	}
+	out.ListConcurrency = 1
+	if d.integer(a, "list_concurrency", &out.ListConcurrency) && (out.ListConcurrency < 1 || out.ListConcurrency > 256) {
+		d.add(attrError(a["list_concurrency"], "Invalid list_concurrency",
+			fmt.Sprintf("list_concurrency is how many top-level prefixes are listed at once, from 1 (one sequential listing, the default) to 256, not %d.", out.ListConcurrency)))
 	}
 	return out
 }

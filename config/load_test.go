@@ -50,6 +50,7 @@ func charhubWant(env, publicURL string) *Config {
 			PublicURL:       publicURL,
 			PathStyle:       true,
 			NoOverwrite:     "auto",
+			ListConcurrency: 1,
 		},
 		Database: Database{URL: "postgres://charhub:p%40ss-w0rd@db.internal:5432/charhub?sslmode=require"},
 		Layout: Layout{
@@ -63,7 +64,7 @@ func charhubWant(env, publicURL string) *Config {
 			{Name: "curated_image", Table: "CuratedImage", PrimaryKey: "id", KeyColumn: "r2Key", URLColumn: "r2Url", Where: `"uploadedToR2" = true`},
 		},
 		Orphans: &Orphans{Scope: []string{""}, MinAge: 720 * time.Hour, Protect: []string{"dev/", "prod/"}},
-		EnvRead: []string{"DATABASE_URL", "NODE_ENV", "R2_ACCESS_KEY_ID", "R2_BUCKET_NAME", "R2_ENDPOINT_URL", "R2_GRACE_PERIOD", "R2_PUBLIC_URL", "R2_SECRET_ACCESS_KEY"},
+		EnvRead: []string{"DATABASE_URL", "NODE_ENV", "R2_ACCESS_KEY_ID", "R2_BUCKET_NAME", "R2_ENDPOINT_URL", "R2_GRACE_PERIOD", "R2_LIST_CONCURRENCY", "R2_PUBLIC_URL", "R2_SECRET_ACCESS_KEY"},
 	}
 }
 
@@ -112,7 +113,7 @@ func TestLoadExamples(t *testing.T) {
 			},
 			want: &Config{
 				Filename: avatars,
-				Bucket:   Bucket{Name: "avatars", Region: "us-east-1", NoOverwrite: "auto"},
+				Bucket:   Bucket{Name: "avatars", Region: "us-east-1", NoOverwrite: "auto", ListConcurrency: 1},
 				Database: Database{URL: "sqlite:/var/lib/app/app.db"},
 				Layout: Layout{
 					Placed:      []string{"characters/", "stories/"},

@@ -43,6 +43,10 @@ bucket {
   public_url = env("R2_PUBLIC_URL", "https://media.charhub.app")
 
   # path_style defaults to true when an endpoint is set, which R2 accepts.
+  # How many top-level prefixes (characters/, stories/, …) a plan lists at once: 1, one
+  # sequential listing, is the fastest on a filesystem-backed server; R2 answers parallel
+  # listings faster. It changes no plan.
+  list_concurrency = env("R2_LIST_CONCURRENCY", "1")
 }
 
 database {

@@ -133,7 +133,7 @@ func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, revert
 	objects := func(yield func(plan.Object) error) error {
 		ph := prog.phase("list", 0)
 		defer ph.finish()
-		return bucket.List(ctx, "", func(key string, size int64, etag string, modified time.Time) error {
+		return bucket.ListConcurrent(ctx, "", cfg.Bucket.ListConcurrency, func(key string, size int64, etag string, modified time.Time) error {
 			ph.add(1)
 			return yield(plan.Object{Key: key, Size: size, ETag: etag, Modified: modified})
 		})

@@ -260,6 +260,18 @@ func (r *runner) run(ctx context.Context) error {
 		r.f["plan_rss_slope"] = (float64(mp.rss) - float64(small.rss)) / float64(o.N-quarter)
 	}
 
+	// The same plan with the top-level prefixes listed 8 at once (bucket.list_concurrency).
+	if err := r.phase(ctx, "r2plan plan (8 listings)", func(ctx context.Context) error {
+		pp, err := r.plan(ctx, "", []string{"R2_LIST_CONCURRENCY=8"})
+		if err == nil && pp.copies != mp.copies {
+			err = fmt.Errorf("the plan with parallel listings copies %d objects, not %d:\n%s", pp.copies, mp.copies, pp.out)
+		}
+		r.f["plan_par_wall_s"] = pp.wall.Seconds()
+		return err
+	}); err != nil {
+		return err
+	}
+
 	if err := r.phase(ctx, "raw CopyObject", func(ctx context.Context) error {
 		d, err := rawCopy(ctx, viaProxy, "bench-raw", objs, o.Parallelism)
 		r.f["raw_copy_obj_s"] = float64(len(objs)) / d.Seconds()

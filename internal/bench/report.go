@@ -107,6 +107,8 @@ func (rep *Report) Print(w io.Writer) {
 
 	r, tg, met := ratio("plan_wall_s", "plan_ceiling_s", 1.3, false)
 	row("r2plan plan, wall", secs("plan_wall_s")+", "+secs("plan_cpu_s")+" CPU", "list+scan "+secs("plan_ceiling_s"), r, tg, met)
+	r, _, _ = ratio("plan_par_wall_s", "plan_ceiling_s", 1.3, false)
+	row("r2plan plan, wall, list_concurrency = 8", secs("plan_par_wall_s"), "list+scan "+secs("plan_ceiling_s"), r, "", "")
 	row("r2plan plan, peak RSS", mib(f["plan_rss"]), fmt.Sprintf("%s at N/4", mib(f["plan_small_rss"])), "", "", "")
 	slope, slopeMet := "-", "-"
 	if has("plan_rss_slope") {

@@ -60,6 +60,21 @@ func TestList(t *testing.T) {
 			if diff := cmp.Diff(tt.want, list(tt.prefix)); diff != "" {
 				t.Errorf("List(%q) (-want +got):\n%s", tt.prefix, diff)
 			}
+			// ListConcurrent finds the same objects, in some order.
+			for _, workers := range []int{1, 2, 8} {
+				var got []string
+				err := b.ListConcurrent(t.Context(), tt.prefix, workers, func(key string, _ int64, _ string, _ time.Time) error {
+					got = append(got, key)
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				slices.Sort(got)
+				if diff := cmp.Diff(tt.want, got); diff != "" {
+					t.Errorf("ListConcurrent(%q, %d) (-want +got):\n%s", tt.prefix, workers, diff)
+				}
+			}
 		})
 	}
 
@@ -75,6 +90,17 @@ func TestList(t *testing.T) {
 		})
 		if err != stop || n != 3 {
 			t.Errorf("List = %v after %d calls; want the callback's error after 3", err, n)
+		}
+		n = 0
+		err = b.ListConcurrent(t.Context(), "", 4, func(string, int64, string, time.Time) error {
+			n++
+			if n == 3 {
+				return stop
+			}
+			return nil
+		})
+		if err != stop {
+			t.Errorf("ListConcurrent = %v after %d calls; want the callback's error", err, n)
 		}
 	})
 }
