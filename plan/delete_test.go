@@ -26,11 +26,12 @@ func TestMakeDeletions(t *testing.T) {
 	in := inputs(objects, refs)
 	in.Now = now
 	in.GracePeriod = 24 * time.Hour
-	in.Moved = func(key string) (time.Time, bool) {
-		if key == "moved-just-now.webp" {
-			return now.Add(-time.Hour), true
-		}
-		return time.Time{}, false // the other falls back to its copy's LastModified
+	// The journal knows one move (twice: the latest counts); the other source falls back
+	// to its copy's LastModified.
+	in.Moved = func(yield func(string, time.Time) error) error {
+		yield("moved-just-now.webp", now.Add(-30*time.Hour))
+		yield("not-listed.webp", now)
+		return yield("moved-just-now.webp", now.Add(-time.Hour))
 	}
 	in.Orphans = &Orphans{Scope: []string{""}, Protect: []string{"dev/", "prod/", "keep/"}, MinAge: time.Hour}
 	in.Layout.Rules = []Rule{prefixRule("all", "", "dev/")}

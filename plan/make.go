@@ -27,11 +27,12 @@ type Inputs struct {
 	HoldsCopy func(key, target, etag string, size int64) (bool, error)
 
 	// Now is the plan's time; GracePeriod is how long a moved source is kept after its
-	// move completed, which Moved tells from the journal (ok false: not journaled; the
-	// target's LastModified is used then).
+	// move completed. Moved streams, from the journal, when the moves of objects
+	// completed (a key may come more than once: the latest time counts); a source it
+	// does not name is timed by its target's LastModified.
 	Now         time.Time
 	GracePeriod time.Duration
-	Moved       func(key string) (at time.Time, ok bool)
+	Moved       func(yield func(key string, at time.Time) error) error
 	// Orphans, when set, lets the plan delete unreferenced objects.
 	Orphans *Orphans
 	// Scope, when set, limits the plan to part of the bucket.
@@ -143,6 +144,18 @@ func Make(in Inputs) (p *Plan, err error) {
 	pl := &planner{in: in, objs: objs, conflicts: make(map[int32]*Conflict)}
 	if err := pl.mapKeys(s); err != nil {
 		return nil, err
+	}
+	if in.Moved != nil {
+		err := in.Moved(func(key string, at time.Time) error {
+			if i, ok := objs.lookup(key); ok && !at.IsZero() {
+				r := objs.rec(i)
+				r.moved = max(r.moved, at.UnixNano())
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read when moves completed: %w", err)
+		}
 	}
 	if pl.spill, err = newRewriteSpill(); err != nil {
 		return nil, err
@@ -407,11 +420,8 @@ func (pl *planner) classify(p *Plan) error {
 		case moving && *f&(fCopy|fRewrites) == 0:
 			// Already copied and nothing points at it: the source waits for its grace
 			// period, counted from when its move completed.
-			at, ok := time.Time{}, false
-			if in.Moved != nil {
-				at, ok = in.Moved(k)
-			}
-			if !ok {
+			at := objs.movedAt(i)
+			if at.IsZero() {
 				target, _, _ := in.Layout.Map(k)
 				t, _ := objs.lookup(target)
 				at = objs.modTime(t)

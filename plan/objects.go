@@ -14,7 +14,7 @@ import (
 // must plan on one machine. Keys are packed into arena blocks in byte order, each
 // object's attributes are a fixed-size record in chunks (neither ever grows by copying),
 // and an open-addressing hash table of positions finds a key. An object costs its key's
-// bytes plus about 60 bytes.
+// bytes plus about 70 bytes.
 type objectSet struct {
 	arena chunks[byte]
 	recs  chunks[objRec]
@@ -36,6 +36,7 @@ type objRec struct {
 	flags  uint16
 	size   int64
 	mod    int64 // Unix nanoseconds, 0 for unknown
+	moved  int64 // when its move completed (the journal), Unix nanoseconds; 0 for unknown
 	md5    [16]byte
 	// latest is where the chain of the object's rewrites ends in the spill (offset+1),
 	// 0 for none.
@@ -175,6 +176,14 @@ func (o *objectSet) modTime(i int) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, r.mod).UTC()
+}
+
+func (o *objectSet) movedAt(i int) time.Time {
+	r := o.recs.at(i)
+	if r.moved == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, r.moved).UTC()
 }
 
 // lookup returns the position of key, if it was listed.

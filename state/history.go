@@ -25,29 +25,39 @@ func tableExists(ctx context.Context, db *sqldb.DB, name string) (bool, error) {
 	return ok, nil
 }
 
-// MovedAt returns, for every object whose move r2plan journaled, when the move last
-// completed: its latest copy or row rewrite. It never writes: without a journal table
-// the history is empty.
-func MovedAt(ctx context.Context, db *sqldb.DB) (map[string]time.Time, error) {
-	out := make(map[string]time.Time)
+// MovedAt streams, for every object whose move r2plan journaled, when the move last
+// completed: its latest copy or row rewrite. The rows are read one at a time (a bucket
+// of millions has millions). It never writes: without a journal table the history is
+// empty.
+func MovedAt(ctx context.Context, db *sqldb.DB, fn func(key string, at time.Time) error) error {
 	if ok, err := tableExists(ctx, db, "r2plan_journal"); err != nil || !ok {
-		return out, err
+		return err
 	}
-	var rows []struct {
-		Key string    `bun:"object_key"`
-		At  time.Time `bun:"at"`
-	}
-	err := db.Bun().NewSelect().TableExpr("r2plan_journal").
+	rows, err := db.Bun().NewSelect().TableExpr("r2plan_journal").
 		ColumnExpr("object_key").ColumnExpr("MAX(applied_at) AS at").
 		Where("action IN (?)", bun.In([]string{"copy", "rewrite"})).Where("object_key <> ''").
-		Group("object_key").Scan(ctx, &rows)
+		Group("object_key").Rows(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("read the journal: %w", err)
+		return fmt.Errorf("read the journal: %w", err)
 	}
-	for _, r := range rows {
-		out[r.Key] = r.At
+	defer rows.Close()
+	for rows.Next() {
+		// A struct, so that bun converts SQLite's textual times as it wrote them.
+		var r struct {
+			Key string    `bun:"object_key"`
+			At  time.Time `bun:"at"`
+		}
+		if err := db.Bun().ScanRow(ctx, rows, &r); err != nil {
+			return fmt.Errorf("read the journal: %w", err)
+		}
+		if err := fn(r.Key, r.At); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read the journal: %w", err)
+	}
+	return nil
 }
 
 // PlanEntries returns what r2plan journaled for one plan, oldest first.

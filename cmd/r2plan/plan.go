@@ -207,10 +207,6 @@ func (l *listFlag) Set(s string) error {
 // forwardPlan computes the changes that bring the bucket and the rows to the layout.
 func forwardPlan(ctx context.Context, cfg *config.Config, db *sqldb.DB, bucket *s3.Bucket, refs []plan.Reference, urls *plan.URLs,
 	scope *plan.Scope, objects func(func(plan.Object) error) error, now time.Time, prog *progress) (*plan.Plan, error) {
-	moved, err := state.MovedAt(ctx, db)
-	if err != nil {
-		return nil, err
-	}
 	var orphans *plan.Orphans
 	if o := cfg.Orphans; o != nil {
 		orphans = &plan.Orphans{Scope: o.Scope, Protect: o.Protect, MinAge: o.MinAge}
@@ -218,9 +214,8 @@ func forwardPlan(ctx context.Context, cfg *config.Config, db *sqldb.DB, bucket *
 	return plan.Make(plan.Inputs{
 		Now:         now,
 		GracePeriod: cfg.Layout.GracePeriod,
-		Moved: func(key string) (time.Time, bool) {
-			at, ok := moved[key]
-			return at, ok
+		Moved: func(yield func(string, time.Time) error) error {
+			return state.MovedAt(ctx, db, yield)
 		},
 		Orphans:    orphans,
 		Scope:      scope,
