@@ -54,7 +54,10 @@ func Scale(ctx context.Context, o ScaleOptions) (Figures, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer func() {
+		r.logf("removing %s (a million files take minutes)", dir)
+		os.RemoveAll(dir)
+	}()
 	sv, err := r.startServers(ctx, dir)
 	if err != nil {
 		return nil, err
@@ -130,6 +133,7 @@ func Scale(ctx context.Context, o ScaleOptions) (Figures, error) {
 	f["plan_wall_s"], f["plan_rss"], f["plan_cpu_s"] = big.wall.Seconds(), float64(big.rss), big.cpu.Seconds()
 	f["plan_copies"], f["plan_rewrites"] = float64(big.copies), float64(big.rewrites)
 	f["plan_rss_slope"] = (float64(big.rss) - float64(small.rss)) / float64(o.N-quarter)
+	r.logf("plan of %d objects: %.1f s, %.0f MiB peak RSS (%.0f B/object from N/4)", o.N, big.wall.Seconds(), float64(big.rss)/(1<<20), f["plan_rss_slope"])
 	if st, err := os.Stat(planFile); err == nil {
 		f["plan_file_bytes"] = float64(st.Size())
 	}
@@ -137,6 +141,7 @@ func Scale(ctx context.Context, o ScaleOptions) (Figures, error) {
 		res, err := r.r2planFor(ctx, o.ApplyFor, nil, "apply", "--config", filepath.Join(root, "examples", "charhub.hcl"),
 			"--parallelism", strconv.Itoa(o.Parallelism), planFile)
 		f["apply_rss"], f["apply_wall_s"] = float64(res.rss), res.wall.Seconds()
+		r.logf("apply of that plan, interrupted: %.0f MiB peak RSS", float64(res.rss)/(1<<20))
 		if m := copiedLine.FindStringSubmatch(res.out); m != nil {
 			f["apply_copied"], _ = strconv.ParseFloat(m[1], 64)
 		} else if err == nil {
