@@ -27,12 +27,6 @@ var planCommand = command{
 func init() { planCommand.run = runPlan }
 
 func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if os.Getenv("GOGC") == "" {
-		// The planner holds the listing in large blocks without pointers, which a
-		// collection marks in no time; collecting when the heap has grown by a quarter
-		// instead of doubled keeps the peak near what the plan really holds.
-		defer debug.SetGCPercent(debug.SetGCPercent(25))
-	}
 	fs := newFlags(planCommand, stderr)
 	var cf configFlags
 	cf.register(fs)
@@ -133,8 +127,12 @@ func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, revert
 	objects := func(yield func(plan.Object) error) error {
 		ph := prog.phase("list", 0)
 		defer ph.finish()
+		n := 0
 		return bucket.ListConcurrent(ctx, "", cfg.Bucket.ListConcurrency, func(key string, size int64, etag string, modified time.Time) error {
 			ph.add(1)
+			if n++; n == bigListing {
+				tightenGC()
+			}
 			return yield(plan.Object{Key: key, Size: size, ETag: etag, Modified: modified})
 		})
 	}
@@ -158,6 +156,21 @@ func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, revert
 	p.Header.PublicURL = cfg.Bucket.PublicURL
 	p.Header.References = refs
 	return p, nil
+}
+
+// bigListing is the number of objects from which a plan collects garbage more often.
+const bigListing = 100_000
+
+// tightenGC makes the garbage collector run when the heap has grown by a quarter
+// instead of doubled, unless GOGC says otherwise. The planner holds the listing in
+// large blocks without pointers, which a collection marks in no time, so for a big
+// bucket this keeps the peak near what the plan really holds at little cost; below
+// bigListing objects the heap is a few tens of MiB and doubling it costs nothing, while
+// frequent collections would.
+func tightenGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(25)
+	}
 }
 
 // writePlanFile writes the plan next to path and renames it into place, so a reader
