@@ -155,8 +155,7 @@ func (rep *Report) Print(w io.Writer) {
 	fmt.Fprintln(w, "note: copy phase = copies / time with an S3 request in flight during apply (seen at the proxy);")
 	fmt.Fprintln(w, "      rewrites = rows rewritten / the time apply spent in rewrite transactions (the rows and their journal rows).")
 	fmt.Fprintln(w, "note: the per-row peer is measured on a sample and extrapolated to one UPDATE per object's row.")
-	fmt.Fprintln(w, "note: BENCH_N=1000000 (a BENCH_BIG mode) is not wired: it needs ~4 GiB of seeded objects on disk,")
-	fmt.Fprintln(w, "      about 15 minutes of seeding on this machine, and a longer phase timeout.")
+	fmt.Fprintln(w, "note: a million objects and rows (plan memory and wall time, apply memory): make bench-scale.")
 }
 
 // printRequests prints requests per moved object, r2plan's lifecycle beside rclone's,
