@@ -19,16 +19,7 @@ func TestBenchSmoke(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	root, err := moduleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "r2plan")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/r2plan")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/r2plan: %v\n%s", err, out)
-	}
+	bin := buildR2plan(ctx, t)
 	var log bytes.Buffer
 	rep, err := Bench(ctx, Options{N: 300, Runs: 1, Parallelism: 8, Sample: 50, R2plan: bin, Log: &log, PhaseTimeout: 5 * time.Minute})
 	if err != nil {
@@ -61,4 +52,46 @@ func TestBenchSmoke(t *testing.T) {
 	if !strings.Contains(out.String(), "r2plan apply, copy phase") {
 		t.Errorf("the table lacks the copy phase row:\n%s", out.String())
 	}
+}
+
+// TestScaleSmoke runs the scale benchmark (make bench-scale) on a few hundred objects.
+func TestScaleSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts versitygw and PostgreSQL")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	var log bytes.Buffer
+	o := ScaleOptions{Options: Options{N: 400, Parallelism: 8, R2plan: buildR2plan(ctx, t), Log: &log}, ApplyFor: time.Second}
+	f, err := Scale(ctx, o)
+	if err != nil {
+		t.Fatalf("scale: %v\nlog:\n%s", err, log.String())
+	}
+	var out bytes.Buffer
+	PrintScale(&out, o, machine(), nil, f)
+	t.Logf("\n%s", out.String())
+	for _, k := range []string{"raw_list_keys_s", "plan_wall_s", "plan_rss", "plan_small_rss", "plan_file_bytes", "apply_rss"} {
+		if v := f[k]; !(v > 0) {
+			t.Errorf("figure %s = %v, want a positive number", k, v)
+		}
+	}
+	if f["plan_copies"] != 400 {
+		t.Errorf("the plan copies %v objects, want 400", f["plan_copies"])
+	}
+}
+
+// buildR2plan builds the r2plan binary into a temporary directory.
+func buildR2plan(ctx context.Context, t *testing.T) string {
+	t.Helper()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "r2plan")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/r2plan")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/r2plan: %v\n%s", err, out)
+	}
+	return bin
 }
