@@ -64,7 +64,8 @@ bench-smoke:
 # The scale benchmark of issue 4: plan of BENCH_N objects (default 1,000,000) and as many
 # rows, its peak RSS at N/4 and N and the slope, its wall time against list + scan, and
 # apply's peak RSS while streaming that plan (interrupted after BENCH_SCALE_APPLY s).
-# About 15 minutes and 10 GB of temporary disk on a 2-core machine.
+# About 20 minutes (most of it writing and removing a million files) and 10 GB of
+# temporary disk on a 2-core machine.
 .PHONY: bench-scale
 bench-scale: build
 	BENCH_MODE=scale R2PLAN=bin/r2plan $(GO) run ./internal/bench
