@@ -196,7 +196,6 @@ func (pl *planner) mapKeys(s *Summary) error {
 	for i := range objs.len() {
 		k := objs.key(i)
 		if in.Layout.IsPlaced(k) {
-			objs.rec(i).flags |= fPlaced
 			s.Placed++
 			continue
 		}
@@ -401,7 +400,7 @@ func (pl *planner) classify(p *Plan) error {
 	prefixes := make(map[string]*PrefixSummary)
 	for i := range objs.len() {
 		f := &objs.rec(i).flags
-		if *f&(fMoving|fReferenced|fTarget) == fReferenced && in.Scope == nil {
+		if *f&(fMoving|fReferenced|fTarget) == fReferenced {
 			continue // referenced and in place: nothing to do
 		}
 		k := objs.key(i)

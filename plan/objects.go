@@ -22,8 +22,7 @@ type objectSet struct {
 	// servers), by position; md5 is unused for them.
 	odd map[int32]string
 
-	n        int // objects
-	arenaLen int // the end of the last key in arena
+	n int // objects
 
 	seed  maphash.Seed
 	index []uint32 // position+1, 0 for an empty slot; len is a power of two
@@ -70,8 +69,7 @@ func (c *chunks[T]) appendRun(vs ...T) int {
 
 // Per-object flags.
 const (
-	fPlaced       uint16 = 1 << iota // under a placed prefix
-	fMoving                          // the layout moves it
+	fMoving       uint16 = 1 << iota // the layout moves it
 	fCopy                            // its target must be copied (not already identical)
 	fConflict                        // its move cannot happen (see the conflicts map)
 	fReferenced                      // a row points at it: never an orphan
@@ -92,9 +90,6 @@ func collectObjects(list func(yield func(Object) error) error, s *Summary) (*obj
 	var prev string
 	err := list(func(obj Object) error {
 		n := o.n
-		if n >= math.MaxInt32-1 || int64(o.arenaLen)+int64(len(obj.Key)) > math.MaxUint32 {
-			return fmt.Errorf("more objects than one plan holds (%d keys): plan parts of the bucket with --target", n)
-		}
 		if len(obj.Key) > math.MaxUint16 {
 			return fmt.Errorf("key %.100q…: %d bytes, longer than any S3 key", obj.Key, len(obj.Key))
 		}
@@ -102,9 +97,11 @@ func collectObjects(list func(yield func(Object) error) error, s *Summary) (*obj
 			sorted = false
 		}
 		prev = obj.Key
-		r := objRec{keyLen: uint16(len(obj.Key)), size: obj.Size}
-		r.start = uint32(o.arena.appendRun([]byte(obj.Key)...))
-		o.arenaLen = int(r.start) + len(obj.Key)
+		start := o.arena.appendRun([]byte(obj.Key)...)
+		if n >= math.MaxInt32-1 || start+len(obj.Key) > math.MaxUint32 {
+			return fmt.Errorf("more objects than one plan holds (%d keys): plan parts of the bucket with --target", n)
+		}
+		r := objRec{start: uint32(start), keyLen: uint16(len(obj.Key)), size: obj.Size}
 		if !obj.Modified.IsZero() {
 			r.mod = obj.Modified.UnixNano()
 		}
@@ -233,6 +230,6 @@ func (o *objectSet) sort() {
 			s.odd[int32(n)] = e
 		}
 	}
-	s.n, s.arenaLen = o.n, o.arenaLen
+	s.n = o.n
 	*o = *s
 }

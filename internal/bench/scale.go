@@ -102,21 +102,7 @@ func Scale(ctx context.Context, o ScaleOptions) (Figures, error) {
 	if err := seed("seed (rest)", objs[quarter:]); err != nil {
 		return f, err
 	}
-	if err := r.phase(ctx, "raw ListObjectsV2", func(ctx context.Context) error {
-		n, d, err := rawList(ctx, viaProxy, bucketName)
-		if err == nil && n != o.N {
-			err = fmt.Errorf("listed %d keys, seeded %d", n, o.N)
-		}
-		f["raw_list_s"], f["raw_list_keys_s"] = d.Seconds(), float64(n)/d.Seconds()
-		return err
-	}); err != nil {
-		return f, err
-	}
-	if err := r.phase(ctx, "raw scan", func(ctx context.Context) error {
-		n, d, err := rawScan(ctx, db.Bun())
-		f["raw_scan_s"], f["raw_scan_rows_s"] = d.Seconds(), float64(n)/d.Seconds()
-		return err
-	}); err != nil {
+	if err := r.listAndScan(ctx, viaProxy, db.Bun(), o.N); err != nil {
 		return f, err
 	}
 	planFile := filepath.Join(dir, "big.plan")

@@ -87,7 +87,9 @@ func (b *Bucket) ListConcurrent(ctx context.Context, prefix string, workers int,
 	for p.HasMorePages() {
 		page, err := p.NextPage(gctx)
 		if err != nil {
-			g.Wait()
+			if werr := g.Wait(); werr != nil {
+				return werr // a prefix's listing failed and cancelled this one
+			}
 			return fmt.Errorf("list %q by prefix in %s: %w", prefix, b.identity, err)
 		}
 		for _, o := range page.Contents {
