@@ -2,10 +2,9 @@ package state
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
-
-	"github.com/uptrace/bun"
 
 	"github.com/r2plan/r2plan/apply"
 	"github.com/r2plan/r2plan/providers/sqldb"
@@ -30,13 +29,18 @@ func tableExists(ctx context.Context, db *sqldb.DB, name string) (bool, error) {
 // of millions has millions). It never writes: without a journal table the history is
 // empty.
 func MovedAt(ctx context.Context, db *sqldb.DB, fn func(key string, at time.Time) error) error {
-	if ok, err := tableExists(ctx, db, "r2plan_journal"); err != nil || !ok {
+	if ok, err := tableExists(ctx, db, journalTable); err != nil || !ok {
 		return err
 	}
-	rows, err := db.Bun().NewSelect().TableExpr("r2plan_journal").
-		ColumnExpr("object_key").ColumnExpr("MAX(applied_at) AS at").
-		Where("action IN (?)", bun.In([]string{"copy", "rewrite"})).Where("object_key <> ''").
-		Group("object_key").Rows(ctx)
+	// A batch's rows are expanded where they are stored: the fourth field of each is its
+	// object's key.
+	batched := `SELECT e.value->>3, applied_at FROM r2plan_journal, json_array_elements(NULLIF(batch_rows, '')::json) AS e WHERE action = 'rewrites'`
+	if db.Dialect() == sqldb.SQLite {
+		batched = `SELECT json_extract(e.value, '$[3]'), applied_at FROM r2plan_journal, json_each(NULLIF(r2plan_journal.batch_rows, '')) AS e WHERE action = 'rewrites'`
+	}
+	rows, err := db.Bun().QueryContext(ctx, `SELECT object_key, MAX(applied_at) AS at FROM (
+		SELECT object_key, applied_at FROM r2plan_journal WHERE action IN ('copy', 'rewrite') AND object_key <> ''
+		UNION ALL `+batched+`) AS moved GROUP BY object_key`)
 	if err != nil {
 		return fmt.Errorf("read the journal: %w", err)
 	}
@@ -60,15 +64,34 @@ func MovedAt(ctx context.Context, db *sqldb.DB, fn func(key string, at time.Time
 	return nil
 }
 
-// PlanEntries returns what r2plan journaled for one plan, oldest first.
+// PlanEntries returns what r2plan journaled for one plan, oldest first, with each batch
+// of rewrites expanded into a "rewrite" entry per row, in the batch's order.
 func PlanEntries(ctx context.Context, db *sqldb.DB, planID string) ([]Entry, error) {
-	if ok, err := tableExists(ctx, db, "r2plan_journal"); err != nil || !ok {
+	if ok, err := tableExists(ctx, db, journalTable); err != nil || !ok {
 		return nil, err
 	}
-	var entries []Entry
-	err := db.Bun().NewSelect().Model(&entries).Where("plan_id = ?", planID).Order("id").Scan(ctx)
+	var stored []Entry
+	err := db.Bun().NewSelect().Model(&stored).Where("plan_id = ?", planID).Order("id").Scan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read the journal of plan %s: %w", planID, err)
+	}
+	var entries []Entry
+	for _, e := range stored {
+		if e.Action != "rewrites" {
+			entries = append(entries, e)
+			continue
+		}
+		var rows [][]string
+		if err := json.Unmarshal([]byte(e.Batch), &rows); err != nil {
+			return nil, fmt.Errorf("read the journal of plan %s: entry %d: %w", planID, e.ID, err)
+		}
+		for _, r := range rows {
+			if len(r) != 5 {
+				return nil, fmt.Errorf("read the journal of plan %s: entry %d: a row of %d fields, want 5", planID, e.ID, len(r))
+			}
+			entries = append(entries, Entry{ID: e.ID, PlanID: e.PlanID, Action: "rewrite", Reference: e.Reference, Column: e.Column,
+				PK: r[0], Old: r[1], New: r[2], Key: r[3], Target: r[4], AppliedAt: e.AppliedAt})
+		}
 	}
 	return entries, nil
 }

@@ -116,8 +116,8 @@ func TestRewriteRates(t *testing.T) {
 		return float64(n) / in.Seconds()
 	}
 
-	// The ceiling of any journaled rewrite: one set-based UPDATE that journals every
-	// row it changes in the same statement.
+	// What a journal row per rewritten row costs, even without lookups: one set-based
+	// UPDATE that journals every row it changes in the same statement.
 	setBasedJournaled := func() float64 {
 		settle()
 		newKey, oldKey := `'dev/' || "key"`, `substr(new, 5)`

@@ -160,6 +160,19 @@ func TestJournalRewriteEntries(t *testing.T) {
 		if diff := cmp.Diff(want, entries, cmpopts.IgnoreFields(Entry{}, "ID")); diff != "" {
 			t.Errorf("journal (-want +got):\n%s", diff)
 		}
+		// The batch is one row of the journal, and MovedAt finds its objects in it.
+		if n, err := db.Bun().NewSelect().Table("r2plan_journal").Count(ctx); err != nil || n != 1 {
+			t.Errorf("the batch is %d journal rows (%v), want 1", n, err)
+		}
+		moved, err := movedAt(t, db)
+		if err != nil || len(moved) != len(rws) {
+			t.Errorf("MovedAt = %v, %v; want the %d keys", moved, err, len(rws))
+		}
+		for _, rw := range rws {
+			if !moved[rw.Key].Equal(at) {
+				t.Errorf("MovedAt[%q] = %v, want %v", rw.Key, moved[rw.Key], at)
+			}
+		}
 		// Again: every row holds New already, nothing more is journaled.
 		res, err = j.Rewrite(ctx, "p'1", imageRef, "key", rws)
 		if err != nil || res.Already != len(rws) || res.Swapped != 0 || len(res.Drift) != 0 {
@@ -167,6 +180,51 @@ func TestJournalRewriteEntries(t *testing.T) {
 		}
 		if entries, err := PlanEntries(ctx, db, "p'1"); err != nil || len(entries) != len(rws) {
 			t.Errorf("journal after the second rewrite: %d entries, %v", len(entries), err)
+		}
+	})
+}
+
+// TestJournalOfAnEarlierVersion checks that a journal created before batches were
+// journaled as one row gains the column, and that its per-row entries still read.
+func TestJournalOfAnEarlierVersion(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := t.Context()
+		// The table as earlier versions created it.
+		idType := "INTEGER PRIMARY KEY AUTOINCREMENT"
+		if db.Dialect() == sqldb.Postgres {
+			idType = "BIGSERIAL PRIMARY KEY"
+		}
+		old := `CREATE TABLE r2plan_journal (id ` + idType + `, plan_id VARCHAR NOT NULL, action VARCHAR NOT NULL,
+			object_key VARCHAR NOT NULL, target_key VARCHAR NOT NULL DEFAULT '', etag VARCHAR NOT NULL DEFAULT '',
+			reference VARCHAR NOT NULL DEFAULT '', column_name VARCHAR NOT NULL DEFAULT '', pk VARCHAR NOT NULL DEFAULT '',
+			old_value VARCHAR NOT NULL DEFAULT '', new_value VARCHAR NOT NULL DEFAULT '', applied_at TIMESTAMP NOT NULL)`
+		if _, err := db.Bun().ExecContext(ctx, old); err != nil {
+			t.Fatal(err)
+		}
+		earlier := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+		entry := Entry{PlanID: "p1", Action: "rewrite", Key: "old-a", Target: "new-a", Reference: "image", Column: "key",
+			PK: "a", Old: "old-a", New: "new-a", AppliedAt: earlier}
+		if _, err := db.Bun().NewInsert().Model(&entry).ExcludeColumn("batch_rows").Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		j, err := Open(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Bun().ExecContext(ctx, `INSERT INTO "CharacterImage" ("id", "characterId", "url", "key") VALUES ('b', 'c', 'u', 'old-b')`); err != nil {
+			t.Fatal(err)
+		}
+		rw := plan.Rewrite{Key: "old-b", Target: "new-b", Reference: "image", Column: "key", PK: "b", Old: "old-b", New: "new-b"}
+		if res, err := j.Rewrite(ctx, "p1", imageRef, "key", []plan.Rewrite{rw}); err != nil || res.Swapped != 1 {
+			t.Fatalf("Rewrite = %+v, %v", res, err)
+		}
+		entries, err := PlanEntries(ctx, db, "p1")
+		if err != nil || len(entries) != 2 || entries[0].PK != "a" || entries[1].PK != "b" || entries[1].Action != "rewrite" {
+			t.Fatalf("PlanEntries = %+v, %v", entries, err)
+		}
+		moved, err := movedAt(t, db)
+		if err != nil || len(moved) != 2 || !moved["old-a"].Equal(earlier) || moved["old-b"].IsZero() {
+			t.Errorf("MovedAt = %v, %v", moved, err)
 		}
 	})
 }

@@ -47,7 +47,7 @@ func (w *world) checkBatches(skip map[string]bool) {
 	t := w.t
 	ctx := t.Context()
 	journaled := map[string]bool{}
-	rows, err := w.db.QueryContext(ctx, `SELECT reference, column_name, pk FROM r2plan_journal WHERE action = 'rewrite'`)
+	rows, err := w.db.QueryContext(ctx, `SELECT reference, column_name, e->>0 FROM r2plan_journal, json_array_elements(batch_rows::json) AS e WHERE action = 'rewrites'`)
 	if err != nil {
 		t.Fatalf("journal: %v", err)
 	}
@@ -105,7 +105,7 @@ func TestPostgresRestart(t *testing.T) {
 			deadline := time.Now().Add(60 * time.Second)
 			for time.Now().Before(deadline) {
 				var c int
-				if w.db.QueryRowContext(ctx, `SELECT count(*) FROM r2plan_journal WHERE action = 'rewrite'`).Scan(&c) == nil && c > 0 {
+				if w.db.QueryRowContext(ctx, `SELECT count(*) FROM r2plan_journal WHERE action = 'rewrites'`).Scan(&c) == nil && c > 0 {
 					break
 				}
 				if w.px.Stats().Requests[fp.KindCopy] > 40 && mode == "restart" {

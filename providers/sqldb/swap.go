@@ -13,31 +13,9 @@ import (
 // MaxBatch is the most rows one CompareAndSwap call takes.
 const MaxBatch = 1000
 
-// Swap asks to set a row's column to New if it still holds Old. Extra travels with it
-// into the row CompareAndSwapRecord records (see Record.Extra).
+// Swap asks to set a row's column to New if it still holds Old.
 type Swap struct {
 	PK, Old, New string
-	Extra        []string
-}
-
-// Record describes the rows CompareAndSwapRecord inserts into another table (a
-// journal), in the statement that swaps: one row per swapped row, in the order of the
-// swaps. Every value is bound and cast to its column's type.
-type Record struct {
-	Table Table
-	// Fixed columns take the same value in every row.
-	Fixed []Value
-	// PK, Old and New name the columns that take each swapped row's pk, old and new
-	// values as the Swap gave them.
-	PK, Old, New string
-	// Extra names the columns that take each Swap's Extra, in order.
-	Extra []string
-}
-
-// Value is a column and the value it takes.
-type Value struct {
-	Column string
-	Value  any
 }
 
 // CompareAndSwap sets column = New on each row whose pk = PK and whose column still =
@@ -58,33 +36,6 @@ type Value struct {
 // db may be a transaction: the caller writes its journal in the same one. rows may hold
 // at most MaxBatch swaps, with distinct pks.
 func CompareAndSwap(ctx context.Context, db bun.IDB, dialect string, t Table, pk, column string, rows []Swap) (swapped []string, err error) {
-	return compareAndSwap(ctx, db, dialect, t, pk, column, rows, nil)
-}
-
-// CompareAndSwapRecord is CompareAndSwap that also inserts, in the same statement, one
-// row described by rec for each swapped row:
-//
-//	WITH r2v AS (SELECT * FROM unnest($1::text[], ...) WITH ORDINALITY AS r2v(pk, old, new, x1, ..., ord)),
-//	     r2u AS (UPDATE t AS r2t SET ... FROM r2v WHERE ... RETURNING r2v.*),
-//	     r2r AS (INSERT INTO rec (fixed..., pk, old, new, extra...)
-//	             SELECT $n::type, ..., r2u.pk::type, ... FROM r2u ORDER BY r2u.ord)
-//	SELECT r2u.pk FROM r2u
-//
-// It is PostgreSQL's: SQLite has no UPDATE in a WITH clause, so there the caller swaps
-// with CompareAndSwap and inserts its records in the same transaction.
-func CompareAndSwapRecord(ctx context.Context, db bun.IDB, dialect string, t Table, pk, column string, rows []Swap, rec Record) (swapped []string, err error) {
-	if dialect != Postgres {
-		return nil, fmt.Errorf("rewrite %q.%q: recording in the same statement needs PostgreSQL, not %q", t, column, dialect)
-	}
-	for _, r := range rows {
-		if len(r.Extra) != len(rec.Extra) {
-			return nil, fmt.Errorf("rewrite %q.%q: pk %q has %d extra values for %d record columns", t, column, r.PK, len(r.Extra), len(rec.Extra))
-		}
-	}
-	return compareAndSwap(ctx, db, dialect, t, pk, column, rows, &rec)
-}
-
-func compareAndSwap(ctx context.Context, db bun.IDB, dialect string, t Table, pk, column string, rows []Swap, rec *Record) (swapped []string, err error) {
 	if err := checkDialect(dialect); err != nil {
 		return nil, err
 	}
@@ -108,7 +59,7 @@ func compareAndSwap(ctx context.Context, db bun.IDB, dialect string, t Table, pk
 	var q string
 	var a []any
 	if dialect == Postgres {
-		q, a, err = pgSwapQuery(ctx, c, db, t, pk, column, rows, rec)
+		q, a, err = pgSwapQuery(ctx, c, db, t, pk, column, rows)
 		if err != nil {
 			return nil, err
 		}
@@ -124,17 +75,14 @@ func compareAndSwap(ctx context.Context, db bun.IDB, dialect string, t Table, pk
 		return nil
 	})
 	if err != nil {
-		if rec != nil {
-			return nil, fmt.Errorf("rewrite %q.%q and record into %q: %w", t, column, rec.Table, err)
-		}
 		return nil, fmt.Errorf("rewrite %q.%q: %w", t, column, err)
 	}
 	return swapped, nil
 }
 
 // pgSwapQuery returns PostgreSQL's compare-and-swap statement and its arguments: the
-// swaps as text arrays (pk, old, new, then each extra), then rec's fixed values.
-func pgSwapQuery(ctx context.Context, c conn, db bun.IDB, t Table, pk, column string, rows []Swap, rec *Record) (string, []any, error) {
+// swaps as three text arrays (pk, old, new).
+func pgSwapQuery(ctx context.Context, c conn, db bun.IDB, t Table, pk, column string, rows []Swap) (string, []any, error) {
 	pkType, err := pgColumnType(ctx, c, db, t, pk)
 	if err != nil {
 		return "", nil, err
@@ -144,57 +92,16 @@ func pgSwapQuery(ctx context.Context, c conn, db bun.IDB, t Table, pk, column st
 		return "", nil, err
 	}
 	a := &args{dialect: Postgres}
-	cols := []string{"pk", "old", "new"}
 	arrays := []string{
 		a.add(pgTextArray(fields(rows, func(s Swap) string { return s.PK }))) + "::text[]",
 		a.add(pgTextArray(fields(rows, func(s Swap) string { return s.Old }))) + "::text[]",
 		a.add(pgTextArray(fields(rows, func(s Swap) string { return s.New }))) + "::text[]",
 	}
-	if rec != nil {
-		for i := range rec.Extra {
-			cols = append(cols, fmt.Sprintf("x%d", i+1))
-			arrays = append(arrays, a.add(pgTextArray(fields(rows, func(s Swap) string { return s.Extra[i] })))+"::text[]")
-		}
-	}
 	qpk, qcol := quoteIdent(pk), quoteIdent(column)
-	if rec == nil {
-		q := fmt.Sprintf(`WITH r2v AS (SELECT * FROM unnest(%s) AS r2v(%s))
+	q := fmt.Sprintf(`WITH r2v AS (SELECT * FROM unnest(%s) AS r2v(pk, old, new))
 UPDATE %s AS r2t SET %s = r2v.new::%s FROM r2v
 WHERE r2t.%s = r2v.pk::%s AND r2t.%s = r2v.old::%s RETURNING r2v.pk`,
-			strings.Join(arrays, ", "), strings.Join(cols, ", "),
-			quoteTable(t), qcol, colType, qpk, pkType, qcol, colType)
-		return q, a.values, nil
-	}
-
-	// The record's columns, and what each takes: a fixed value or a field of r2u.
-	var into, from []string
-	field := func(name, f string) error {
-		typ, err := pgColumnType(ctx, c, db, rec.Table, name)
-		if err != nil {
-			return err
-		}
-		into = append(into, quoteIdent(name))
-		from = append(from, f+"::"+typ)
-		return nil
-	}
-	for _, v := range rec.Fixed {
-		if err := field(v.Column, a.add(v.Value)); err != nil {
-			return "", nil, err
-		}
-	}
-	for i, name := range append([]string{rec.PK, rec.Old, rec.New}, rec.Extra...) {
-		if err := field(name, "r2u."+cols[i]); err != nil {
-			return "", nil, err
-		}
-	}
-	q := fmt.Sprintf(`WITH r2v AS (SELECT * FROM unnest(%s) WITH ORDINALITY AS r2v(%s, ord)),
-r2u AS (UPDATE %s AS r2t SET %s = r2v.new::%s FROM r2v
-	WHERE r2t.%s = r2v.pk::%s AND r2t.%s = r2v.old::%s RETURNING r2v.*),
-r2r AS (INSERT INTO %s (%s) SELECT %s FROM r2u ORDER BY r2u.ord)
-SELECT r2u.pk FROM r2u`,
-		strings.Join(arrays, ", "), strings.Join(cols, ", "),
-		quoteTable(t), qcol, colType, qpk, pkType, qcol, colType,
-		quoteTable(rec.Table), strings.Join(into, ", "), strings.Join(from, ", "))
+		strings.Join(arrays, ", "), quoteTable(t), qcol, colType, qpk, pkType, qcol, colType)
 	return q, a.values, nil
 }
 
@@ -350,4 +257,34 @@ func forgetTypes(db *bun.DB) {
 		}
 		return true
 	})
+}
+
+// Value is a column and the value it takes.
+type Value struct {
+	Column string
+	Value  any
+}
+
+// Insert adds one row to t, each value bound as a parameter. bun formats values into
+// the statement's text instead, and for a text of hundreds of kilobytes (a journal
+// batch) PostgreSQL's parsing that literal costs ten times the insert.
+func Insert(ctx context.Context, db bun.IDB, dialect string, t Table, row []Value) error {
+	if err := checkDialect(dialect); err != nil {
+		return err
+	}
+	c, err := rawConn(db)
+	if err != nil {
+		return err
+	}
+	a := &args{dialect: dialect}
+	cols := make([]string, len(row))
+	marks := make([]string, len(row))
+	for i, v := range row {
+		cols[i], marks[i] = quoteIdent(v.Column), a.add(v.Value)
+	}
+	q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", quoteTable(t), strings.Join(cols, ", "), strings.Join(marks, ", "))
+	if err := query(ctx, c, dialect, q, a.values, func(*sql.Rows) error { return nil }); err != nil {
+		return fmt.Errorf("insert into %q: %w", t, err)
+	}
+	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/uptrace/bun"
@@ -241,7 +240,7 @@ func TestPostgresCastsToColumnType(t *testing.T) {
 	// The pk comparison uses the pk's index: the bound text is cast, the column is not.
 	mustExec(t, db, `INSERT INTO "Typed" ("id", "v") SELECT g, 'v' || g FROM generate_series(1, 20000) g`)
 	mustExec(t, db, `ANALYZE "Typed"`)
-	plan := explainSwap(t, db, Table{Name: "Typed"}, "id", "v", []Swap{{PK: "5", Old: "v5", New: "x"}}, nil)
+	plan := explainSwap(t, db, Table{Name: "Typed"}, "id", "v", []Swap{{PK: "5", Old: "v5", New: "x"}})
 	if !strings.Contains(plan, `Index Scan using "Typed_pkey"`) {
 		t.Errorf("plan does not use the pk index:\n%s", plan)
 	}
@@ -308,120 +307,15 @@ func TestPGTextArray(t *testing.T) {
 	})
 }
 
-func TestCompareAndSwapRecord(t *testing.T) {
-	db := newDB(t, Postgres)
-	mustExec(t, db, `CREATE TABLE "Log" ("id" BIGSERIAL PRIMARY KEY, "run" TEXT NOT NULL, "at" TIMESTAMPTZ NOT NULL,
-		"n" INTEGER NOT NULL, "pk" TEXT NOT NULL, "old" TEXT NOT NULL, "new" TEXT NOT NULL, "obj" TEXT NOT NULL)`)
-	rec := Record{
-		Table: Table{Name: "Log"},
-		Fixed: []Value{{Column: "run", Value: "r1"}, {Column: "at", Value: time.Date(2025, 1, 2, 3, 4, 5, 678901000, time.UTC)}, {Column: "n", Value: int64(7)}},
-		PK:    "pk", Old: "old", New: "new", Extra: []string{"obj"},
-	}
-	story := Table{Name: "Story"}
-	var setup [][]any
-	var swaps []Swap
-	var want [][]string
-	for i, h := range hostile {
-		pk := fmt.Sprintf("s%02d%s", i, h)
-		setup = append(setup, []any{pk, "t", "old" + h})
-		old := "old" + h
-		if i%5 == 0 {
-			old = "stale" + h // changed since the plan: neither swapped nor recorded
-		} else {
-			want = append(want, []string{pk, old, h + "new", "obj" + h})
-		}
-		swaps = append(swaps, Swap{PK: pk, Old: old, New: h + "new", Extra: []string{"obj" + h}})
-	}
-	insertRows(t, db, story, []string{"id", "title", "coverImage"}, setup)
-
-	var got []string
-	err := db.InTx(t.Context(), func(ctx context.Context, tx bun.Tx) error {
-		var err error
-		got, err = CompareAndSwapRecord(ctx, tx, Postgres, story, "id", "coverImage", swaps, rec)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wantPKs []string
-	for _, w := range want {
-		wantPKs = append(wantPKs, w[0])
-	}
-	if diff := cmp.Diff(sorted(wantPKs), sorted(got)); diff != "" {
-		t.Errorf("swapped (-want +got):\n%s", diff)
-	}
-	// One record per swapped row, in the order of the swaps, with the fixed values.
-	var logged [][]string
-	rows, err := db.Bun().DB.QueryContext(t.Context(),
-		`SELECT "pk", "old", "new", "obj", "run", to_char("at" AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), "n"::text FROM "Log" ORDER BY "id"`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var pk, old, new, obj, run, at, n string
-		if err := rows.Scan(&pk, &old, &new, &obj, &run, &at, &n); err != nil {
-			t.Fatal(err)
-		}
-		if run != "r1" || at != "2025-01-02 03:04:05.678901" || n != "7" {
-			t.Errorf("fixed values of %q: %q, %q, %q", pk, run, at, n)
-		}
-		logged = append(logged, []string{pk, old, new, obj})
-	}
-	if diff := cmp.Diff(want, logged); diff != "" {
-		t.Errorf("records (-want +got):\n%s", diff)
-	}
-	cur, err := Current(t.Context(), db.Bun(), Postgres, story, "id", "coverImage", fields(swaps, func(s Swap) string { return s.PK }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, s := range swaps {
-		want := "old" + hostile[i]
-		if i%5 != 0 {
-			want = s.New
-		}
-		if v := cur[s.PK]; v == nil || *v != want {
-			t.Errorf("row %q holds %v, want %q", s.PK, v, want)
-		}
-	}
-
-	t.Run("refused", func(t *testing.T) {
-		tests := map[string]struct {
-			dialect string
-			swaps   []Swap
-			want    string
-		}{
-			"sqlite":        {dialect: SQLite, swaps: []Swap{{PK: "a", Old: "1", New: "2", Extra: []string{"x"}}}, want: "needs PostgreSQL"},
-			"missing extra": {dialect: Postgres, swaps: []Swap{{PK: "a", Old: "1", New: "2"}}, want: "0 extra values for 1"},
-			"duplicate pk":  {dialect: Postgres, swaps: []Swap{{PK: "a", Extra: []string{"x"}}, {PK: "a", Extra: []string{"y"}}}, want: `pk "a" twice`},
-		}
-		for name, tt := range tests {
-			t.Run(name, func(t *testing.T) {
-				_, err := CompareAndSwapRecord(t.Context(), db.Bun(), tt.dialect, story, "id", "coverImage", tt.swaps, rec)
-				if err == nil || !strings.Contains(err.Error(), tt.want) {
-					t.Errorf("CompareAndSwapRecord = %v, want an error with %q", err, tt.want)
-				}
-			})
-		}
-		bad := rec
-		bad.Extra = []string{"nope"}
-		_, err := CompareAndSwapRecord(t.Context(), db.Bun(), Postgres, story, "id", "coverImage",
-			[]Swap{{PK: "a", Old: "1", New: "2", Extra: []string{"x"}}}, bad)
-		if err == nil || !strings.Contains(err.Error(), `"nope"`) {
-			t.Errorf("a record column that does not exist: %v", err)
-		}
-	})
-}
-
-// explainSwap returns PostgreSQL's plan of the statement CompareAndSwap (or, with rec,
-// CompareAndSwapRecord) would run; nothing is changed.
-func explainSwap(t *testing.T, db *DB, table Table, pk, col string, swaps []Swap, rec *Record) string {
+// explainSwap returns PostgreSQL's plan of the statement CompareAndSwap would run;
+// nothing is changed.
+func explainSwap(t *testing.T, db *DB, table Table, pk, col string, swaps []Swap) string {
 	t.Helper()
 	c, err := rawConn(db.Bun())
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, a, err := pgSwapQuery(t.Context(), c, db.Bun(), table, pk, col, swaps, rec)
+	q, a, err := pgSwapQuery(t.Context(), c, db.Bun(), table, pk, col, swaps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,7 +333,7 @@ func explainSwap(t *testing.T, db *DB, table Table, pk, col string, swaps []Swap
 }
 
 // TestPostgresSwapPlan checks that on a table of 200,000 Prisma-shaped rows a batch of
-// up to MaxBatch swaps, with its record, finds each row through the pk's index (a
+// up to MaxBatch swaps finds each row through the pk's index (a
 // nested loop), rather than reading the whole table for a hash join.
 func TestPostgresSwapPlan(t *testing.T) {
 	db := newDB(t, Postgres)
@@ -448,11 +342,7 @@ func TestPostgresSwapPlan(t *testing.T) {
 		       'https://media.charhub.app/characters/' || md5(g::text || 'k') || '.webp',
 		       'characters/' || md5(g::text || 'k') || '.webp'
 		FROM generate_series(1, 200000) g`)
-	mustExec(t, db, `CREATE TABLE "Log" ("id" BIGSERIAL PRIMARY KEY, "plan" TEXT NOT NULL, "pk" TEXT NOT NULL,
-		"old" TEXT NOT NULL, "new" TEXT NOT NULL, "obj" TEXT NOT NULL, "target" TEXT NOT NULL)`)
 	mustExec(t, db, `VACUUM ANALYZE "CharacterImage"`)
-	rec := &Record{Table: Table{Name: "Log"}, Fixed: []Value{{Column: "plan", Value: "p"}},
-		PK: "pk", Old: "old", New: "new", Extra: []string{"obj", "target"}}
 	// A plan's batch: rows in the order of their keys, so pks in random order.
 	var all []Swap
 	rows, err := db.Bun().DB.QueryContext(t.Context(), fmt.Sprintf(`SELECT "id", "key" FROM "CharacterImage" ORDER BY "key" LIMIT %d`, MaxBatch))
@@ -465,7 +355,6 @@ func TestPostgresSwapPlan(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.New = "dev/" + s.Old
-		s.Extra = []string{s.Old, s.New}
 		all = append(all, s)
 	}
 	rows.Close()
@@ -473,11 +362,47 @@ func TestPostgresSwapPlan(t *testing.T) {
 		if n > MaxBatch {
 			break
 		}
-		plan := explainSwap(t, db, Table{Name: "CharacterImage"}, "id", "key", all[:n], rec)
+		plan := explainSwap(t, db, Table{Name: "CharacterImage"}, "id", "key", all[:n])
 		t.Logf("%d swaps:\n%s", n, plan)
 		if !strings.Contains(plan, "Nested Loop") || !strings.Contains(plan, `Index Scan using "CharacterImage_pkey"`) ||
 			strings.Contains(plan, `Seq Scan on "CharacterImage"`) {
 			t.Errorf("%d swaps: the plan does not look rows up by the pk's index:\n%s", n, plan)
 		}
+	}
+}
+
+// TestInsert checks that Insert stores every hostile text and a large one unchanged.
+func TestInsert(t *testing.T) {
+	for _, dialect := range []string{Postgres, SQLite} {
+		t.Run(dialect, func(t *testing.T) {
+			db := newDB(t, dialect)
+			story := Table{Name: "Story"}
+			want := append(slices.Clone(hostile), strings.Repeat(`["a\"b",`, 50_000))
+			for i, h := range want {
+				row := []Value{{Column: "id", Value: fmt.Sprint(i)}, {Column: "title", Value: h}, {Column: "coverImage", Value: nil}}
+				if err := Insert(t.Context(), db.Bun(), dialect, story, row); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got []string
+			rows, err := db.Bun().DB.QueryContext(t.Context(), `SELECT "title" FROM "Story" WHERE "coverImage" IS NULL ORDER BY CAST("id" AS INTEGER)`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var s string
+				if err := rows.Scan(&s); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, s)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("stored (-want +got):\n%s", diff)
+			}
+			if err := Insert(t.Context(), db.Bun(), dialect, story, []Value{{Column: "nope", Value: "x"}}); err == nil || !strings.Contains(err.Error(), `"Story"`) {
+				t.Errorf("a column that does not exist: %v", err)
+			}
+		})
 	}
 }
