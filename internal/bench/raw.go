@@ -165,3 +165,39 @@ func rawScan(ctx context.Context, db *bun.DB) (int, time.Duration, error) {
 	}
 	return n, time.Since(start), nil
 }
+
+// benchTables are the tables of the charhub example's references, by reference name;
+// every one's primary key is "id".
+var benchTables = map[string]string{"character_image": "CharacterImage", "story_cover": "Story", "curated_image": "CuratedImage"}
+
+// restoreRows puts every row value that r2plan's journal says it rewrote back to the
+// value it replaced, then compacts the tables, as the seed left them, and the journal.
+func restoreRows(ctx context.Context, db *bun.DB) error {
+	var cols []struct {
+		Ref    string `bun:"reference"`
+		Column string `bun:"column_name"`
+	}
+	if err := db.NewSelect().TableExpr("r2plan_journal").ColumnExpr("DISTINCT reference, column_name").
+		Where("action = 'rewrites'").Scan(ctx, &cols); err != nil {
+		return fmt.Errorf("read the journal: %w", err)
+	}
+	for _, c := range cols {
+		table, ok := benchTables[c.Ref]
+		if !ok {
+			return fmt.Errorf("the journal names reference %q, which the bench does not know", c.Ref)
+		}
+		q := fmt.Sprintf(`UPDATE %[1]q AS t SET %[2]q = e.value->>1
+			FROM r2plan_journal AS j, json_array_elements(j.batch_rows::json) AS e
+			WHERE j.action = 'rewrites' AND j.reference = ? AND j.column_name = ?
+			AND t."id" = e.value->>0 AND t.%[2]q = e.value->>2`, table, c.Column)
+		if _, err := db.ExecContext(ctx, q, c.Ref, c.Column); err != nil {
+			return fmt.Errorf("restore %s.%s: %w", table, c.Column, err)
+		}
+	}
+	for _, t := range []string{`"CharacterImage"`, `"Story"`, `"CuratedImage"`, "r2plan_journal"} {
+		if _, err := db.ExecContext(ctx, "VACUUM FULL ANALYZE "+t); err != nil {
+			return fmt.Errorf("vacuum %s: %w", t, err)
+		}
+	}
+	return nil
+}
