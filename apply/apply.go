@@ -41,9 +41,10 @@ type Referrers interface {
 type Journal interface {
 	// RecordCopies journals verified copies.
 	RecordCopies(ctx context.Context, planID string, copies []plan.Copied) error
-	// Rewrite applies the rewrites of one column of one reference as compare-and-swap
-	// and journals the swapped ones, in one transaction.
-	Rewrite(ctx context.Context, planID string, ref plan.Reference, column string, rws []plan.Rewrite) (RewriteResult, error)
+	// Rewrite applies a batch of rewrites of one reference, of any of its columns (at
+	// most one per row and column, of at most BatchSize rows), as compare-and-swap, and
+	// journals the swapped ones, in one transaction.
+	Rewrite(ctx context.Context, planID string, ref plan.Reference, rws []plan.Rewrite) (RewriteResult, error)
 	// RecordDeletes journals deleted objects.
 	RecordDeletes(ctx context.Context, planID string, deleted []Deleted) error
 }
@@ -372,38 +373,36 @@ func (r *runner) copyAll(ctx context.Context, moves []plan.Move) ([]string, erro
 	return verified, nil
 }
 
-// rewriteAll rewrites the rows of verified moves, grouped by reference and column, in
-// batches, and returns their outcome (it runs beside the next chunk's copies, so it
-// touches no shared counters).
+// rewriteAll rewrites the rows of verified moves, grouped by reference, in batches of
+// at most BatchSize rows (a row's columns together), and returns their outcome (it runs
+// beside the next chunk's copies, so it touches no shared counters).
 func (r *runner) rewriteAll(ctx context.Context, moves []plan.Move) (RewriteResult, error) {
-	type group struct{ ref, column string }
-	groups := make(map[group][]plan.Rewrite)
-	var order []group
+	groups := make(map[string][]plan.Rewrite)
+	var order []string
 	for _, m := range moves {
 		for _, rw := range m.Rewrites {
 			rw.Key, rw.Target = m.Key, m.Target
-			g := group{rw.Reference, rw.Column}
-			if _, ok := groups[g]; !ok {
-				order = append(order, g)
+			if _, ok := groups[rw.Reference]; !ok {
+				order = append(order, rw.Reference)
 			}
-			groups[g] = append(groups[g], rw)
+			groups[rw.Reference] = append(groups[rw.Reference], rw)
 		}
 	}
 	var total RewriteResult
-	for _, g := range order {
-		ref, ok := r.refs[g.ref]
+	for _, name := range order {
+		ref, ok := r.refs[name]
 		if !ok {
-			return total, fmt.Errorf("plan names reference %q but its header does not declare it", g.ref)
+			return total, fmt.Errorf("plan names reference %q but its header does not declare it", name)
 		}
-		rws := groups[g]
+		rws := groups[name]
 		for len(rws) > 0 {
-			n := min(len(rws), r.o.BatchSize)
+			n := batchEnd(rws, r.o.BatchSize)
 			r.o.Hook("rewrite-tx")
 			start := time.Now()
-			res, err := r.j.Rewrite(ctx, r.planID, ref, g.column, rws[:n])
+			res, err := r.j.Rewrite(ctx, r.planID, ref, rws[:n])
 			total.Time += time.Since(start)
 			if err != nil {
-				return total, fmt.Errorf("rewrite %s.%s: %w", ref.Table, g.column, err)
+				return total, fmt.Errorf("rewrite %s: %w", ref.Table, err)
 			}
 			r.o.Progress("rewrite", n)
 			total.Swapped += res.Swapped
@@ -417,6 +416,22 @@ func (r *runner) rewriteAll(ctx context.Context, moves []plan.Move) (RewriteResu
 		}
 	}
 	return total, nil
+}
+
+// batchEnd returns how many of rws make the next batch: as many as touch at most rows
+// rows, and never the same row and column twice.
+func batchEnd(rws []plan.Rewrite, rows int) int {
+	type cell struct{ pk, column string }
+	pks := make(map[string]bool, rows)
+	cells := make(map[cell]bool, rows)
+	for i, rw := range rws {
+		c := cell{rw.PK, rw.Column}
+		if cells[c] || !pks[rw.PK] && len(pks) == rows {
+			return i
+		}
+		cells[c], pks[rw.PK] = true, true
+	}
+	return len(rws)
 }
 
 func isDrift(err error) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -93,9 +94,6 @@ func ensureTables(ctx context.Context, db *sqldb.DB) error {
 }
 
 // ensureBatchColumn adds Entry.Batch to a journal that an earlier version created.
-// PostgreSQL compresses a new column's batches with lz4 where the server has it: as
-// fast as storing them raw, and about a fifth of their size (pglz, the default, costs
-// a tenth of the rewrite's time).
 func ensureBatchColumn(ctx context.Context, db *sqldb.DB, tx bun.Tx) error {
 	q := `SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass(?) AND attname = ? AND NOT attisdropped`
 	if db.Dialect() == sqldb.SQLite {
@@ -115,28 +113,27 @@ func ensureBatchColumn(ctx context.Context, db *sqldb.DB, tx bun.Tx) error {
 	return nil
 }
 
-// compressBatches asks PostgreSQL to compress the journal's batches with lz4, once: a
-// server built without lz4, or a role that does not own the journal, keeps the default.
+// compressBatches has PostgreSQL compress the journal's batches with lz4, once, if
+// the server has lz4 and r2plan's role owns the journal: as fast as storing them raw,
+// and about a fifth of their size (pglz, the default, costs a tenth of the rewrite's
+// time). Otherwise the default stays.
 func compressBatches(ctx context.Context, tx bun.Tx) error {
-	var method string
-	err := tx.QueryRowContext(ctx, `SELECT attcompression::text FROM pg_attribute WHERE attrelid = to_regclass(?) AND attname = ?`,
-		journalTable, batchColumn).Scan(&method)
+	var want bool
+	err := tx.QueryRowContext(ctx, `SELECT a.attcompression <> 'l' AND pg_has_role(c.relowner, 'USAGE')
+			AND EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals))
+		FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+		WHERE a.attrelid = to_regclass(?) AND a.attname = ?`, journalTable, batchColumn).Scan(&want)
 	if err != nil {
 		return fmt.Errorf("look up the compression of the journal's batches: %w", err)
 	}
-	if method == "l" {
+	if !want {
 		return nil
-	}
-	if _, err := tx.ExecContext(ctx, "SAVEPOINT r2plan_lz4"); err != nil {
-		return err
 	}
 	alter := fmt.Sprintf(`ALTER TABLE %s ALTER COLUMN %s SET COMPRESSION lz4`, journalTable, batchColumn)
 	if _, err := tx.ExecContext(ctx, alter); err != nil {
-		_, err = tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT r2plan_lz4")
-		return err
+		return fmt.Errorf("compress the journal's batches: %w", err)
 	}
-	_, err = tx.ExecContext(ctx, "RELEASE SAVEPOINT r2plan_lz4")
-	return err
+	return nil
 }
 
 // serialise makes concurrent r2plan transactions that change its own tables take turns.
@@ -159,40 +156,76 @@ func (j *Journal) RecordCopies(ctx context.Context, planID string, copies []plan
 	return err
 }
 
-// Rewrite swaps each row's column from Old to New if it still holds Old, and journals
-// the swapped rows, in one transaction: the swap is one statement (see
-// sqldb.CompareAndSwap), the journal one row for the batch (see Entry). Rows that
-// already hold New count as done (a resumed run); rows holding anything else, or gone,
-// are drift.
-func (j *Journal) Rewrite(ctx context.Context, planID string, ref plan.Reference, column string, rws []plan.Rewrite) (apply.RewriteResult, error) {
+// Rewrite swaps each row's columns from Old to New where they still hold Old, and
+// journals the swapped values, in one transaction. rws are of one reference, of any of
+// its columns, at most one per row and column, of at most sqldb.MaxBatch rows.
+//
+// The columns of a row are swapped together by one statement (see
+// sqldb.CompareAndSwapRows): one lookup and one new version of the row for all its
+// values. The rows of which some value changed since the plan are then swapped column
+// by column, so that each value that still holds Old is swapped. Values that already
+// hold New count as done (a resumed run); values holding anything else, or whose row
+// is gone, are drift. The journal is a row per column (see Entry).
+func (j *Journal) Rewrite(ctx context.Context, planID string, ref plan.Reference, rws []plan.Rewrite) (apply.RewriteResult, error) {
 	var res apply.RewriteResult
 	t := sqldb.Table{Schema: ref.Schema, Name: ref.Table}
-	swaps := make([]sqldb.Swap, len(rws))
-	for i, rw := range rws {
-		swaps[i] = sqldb.Swap{PK: rw.PK, Old: rw.Old, New: rw.New}
+	columns, rows, err := rowSwaps(ref, rws)
+	if err != nil {
+		return res, err
 	}
-	err := j.db.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	dialect := j.db.Dialect()
+	err = j.db.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		res = apply.RewriteResult{}
-		swapped, err := sqldb.CompareAndSwap(ctx, tx, j.db.Dialect(), t, ref.PrimaryKey, column, swaps)
+		swapped, err := sqldb.CompareAndSwapRows(ctx, tx, dialect, t, ref.PrimaryKey, columns, rows)
 		if err != nil {
 			return err
 		}
-		done := make(map[string]bool, len(swapped))
+		whole := make(map[string]bool, len(swapped))
 		for _, pk := range swapped {
-			done[pk] = true
+			whole[pk] = true
 		}
-		if err := j.drift(ctx, tx, &res, t, ref, column, rws, done); err != nil {
-			return err
-		}
-		var batch []plan.Rewrite
-		for _, rw := range rws {
-			if done[rw.PK] {
-				batch = append(batch, rw)
+		for _, column := range columns {
+			var batch, rest []plan.Rewrite
+			for _, rw := range rws {
+				if rw.Column != column {
+					continue
+				}
+				if whole[rw.PK] {
+					batch = append(batch, rw)
+				} else {
+					rest = append(rest, rw)
+				}
 			}
-		}
-		res.Swapped = len(batch)
-		if err := j.journalBatch(ctx, tx, planID, ref.Name, column, batch); err != nil {
-			return fmt.Errorf("journal %d rewrites of %s.%s: %w", len(batch), ref.Name, column, err)
+			done := make(map[string]bool, len(rest))
+			if len(columns) > 1 && len(rest) > 0 {
+				// Rows not swapped whole: this column alone.
+				swaps := make([]sqldb.Swap, len(rest))
+				for i, rw := range rest {
+					swaps[i] = sqldb.Swap{PK: rw.PK, Old: rw.Old, New: rw.New}
+				}
+				alone, err := sqldb.CompareAndSwap(ctx, tx, dialect, t, ref.PrimaryKey, column, swaps)
+				if err != nil {
+					return err
+				}
+				for _, pk := range alone {
+					done[pk] = true
+				}
+			}
+			var left []plan.Rewrite
+			for _, rw := range rest {
+				if done[rw.PK] {
+					batch = append(batch, rw)
+				} else {
+					left = append(left, rw)
+				}
+			}
+			if err := j.drift(ctx, tx, &res, t, ref, column, left); err != nil {
+				return err
+			}
+			res.Swapped += len(batch)
+			if err := j.journalBatch(ctx, tx, planID, ref.Name, column, batch); err != nil {
+				return fmt.Errorf("journal %d rewrites of %s.%s: %w", len(batch), ref.Name, column, err)
+			}
 		}
 		if j.Hook != nil {
 			j.Hook("in-rewrite-tx")
@@ -200,6 +233,37 @@ func (j *Journal) Rewrite(ctx context.Context, planID string, ref plan.Reference
 		return nil
 	})
 	return res, err
+}
+
+// rowSwaps gathers rws by row: the columns they rewrite (in the reference's order),
+// and a swap per row, in the order of each row's first rewrite.
+func rowSwaps(ref plan.Reference, rws []plan.Rewrite) ([]string, []sqldb.RowSwap, error) {
+	var columns []string
+	for _, c := range ref.Columns() {
+		if slices.ContainsFunc(rws, func(rw plan.Rewrite) bool { return rw.Column == c }) {
+			columns = append(columns, c)
+		}
+	}
+	at := make(map[string]int, len(rws))
+	var rows []sqldb.RowSwap
+	for k := range rws {
+		rw := &rws[k]
+		ci := slices.Index(columns, rw.Column)
+		if ci < 0 {
+			return nil, nil, fmt.Errorf("rewrite %s.%s: reference %s has no column %q", ref.Table, rw.Column, ref.Name, rw.Column)
+		}
+		i, ok := at[rw.PK]
+		if !ok {
+			i = len(rows)
+			at[rw.PK] = i
+			rows = append(rows, sqldb.RowSwap{PK: rw.PK, Old: make([]*string, len(columns)), New: make([]*string, len(columns))})
+		}
+		if rows[i].Old[ci] != nil {
+			return nil, nil, fmt.Errorf("rewrite %s.%s: pk %q twice in one batch", ref.Table, rw.Column, rw.PK)
+		}
+		rows[i].Old[ci], rows[i].New[ci] = &rw.Old, &rw.New
+	}
+	return columns, rows, nil
 }
 
 // journalBatch inserts the journal row of a batch of swapped rows, if any. On
@@ -230,26 +294,21 @@ func (j *Journal) journalBatch(ctx context.Context, tx bun.Tx, planID, ref, colu
 	})
 }
 
-// drift sorts the rows that were not swapped (not in done) into res: those that hold
-// New already count as done, the others (changed, or gone) as drift.
-func (j *Journal) drift(ctx context.Context, tx bun.Tx, res *apply.RewriteResult, t sqldb.Table, ref plan.Reference, column string, rws []plan.Rewrite, done map[string]bool) error {
-	var rest []string
-	for _, rw := range rws {
-		if !done[rw.PK] {
-			rest = append(rest, rw.PK)
-		}
-	}
-	if len(rest) == 0 {
+// drift sorts the rewrites of column that were not swapped into res: those whose row
+// holds New already count as done, the others (changed, or gone) as drift.
+func (j *Journal) drift(ctx context.Context, tx bun.Tx, res *apply.RewriteResult, t sqldb.Table, ref plan.Reference, column string, rws []plan.Rewrite) error {
+	if len(rws) == 0 {
 		return nil
 	}
-	cur, err := sqldb.Current(ctx, tx, j.db.Dialect(), t, ref.PrimaryKey, column, rest)
+	pks := make([]string, len(rws))
+	for i, rw := range rws {
+		pks[i] = rw.PK
+	}
+	cur, err := sqldb.Current(ctx, tx, j.db.Dialect(), t, ref.PrimaryKey, column, pks)
 	if err != nil {
 		return err
 	}
 	for _, rw := range rws {
-		if done[rw.PK] {
-			continue
-		}
 		v, exists := cur[rw.PK]
 		switch {
 		case exists && v != nil && *v == rw.New:

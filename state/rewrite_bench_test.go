@@ -88,7 +88,7 @@ func TestRewriteRates(t *testing.T) {
 		prefixed = !prefixed
 		return float64(n) / d.Seconds()
 	}
-	type rewriteFunc func(ctx context.Context, planID string, ref plan.Reference, column string, rws []plan.Rewrite) (apply.RewriteResult, error)
+	type rewriteFunc func(ctx context.Context, planID string, ref plan.Reference, rws []plan.Rewrite) (apply.RewriteResult, error)
 	rewrite := func(batch int, f rewriteFunc) float64 {
 		settle()
 		rws := make([]plan.Rewrite, len(rows))
@@ -103,7 +103,7 @@ func TestRewriteRates(t *testing.T) {
 		for start := 0; start < len(rws); start += batch {
 			b := rws[start:min(start+batch, len(rws))]
 			t0 := time.Now()
-			res, err := f(ctx, "bench", imageRef, "key", b)
+			res, err := f(ctx, "bench", imageRef, b)
 			in += time.Since(t0)
 			if err != nil {
 				t.Fatal(err)
@@ -130,7 +130,7 @@ func TestRewriteRates(t *testing.T) {
 		prefixed = !prefixed
 		return float64(n) / d.Seconds()
 	}
-	swapOnly := func(ctx context.Context, planID string, ref plan.Reference, column string, rws []plan.Rewrite) (apply.RewriteResult, error) {
+	swapOnly := func(ctx context.Context, planID string, ref plan.Reference, rws []plan.Rewrite) (apply.RewriteResult, error) {
 		swaps := make([]sqldb.Swap, len(rws))
 		for i, rw := range rws {
 			swaps[i] = sqldb.Swap{PK: rw.PK, Old: rw.Old, New: rw.New}
@@ -138,7 +138,7 @@ func TestRewriteRates(t *testing.T) {
 		var swapped []string
 		err := db.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 			var err error
-			swapped, err = sqldb.CompareAndSwap(ctx, tx, db.Dialect(), sqldb.Table{Name: ref.Table}, ref.PrimaryKey, column, swaps)
+			swapped, err = sqldb.CompareAndSwap(ctx, tx, db.Dialect(), sqldb.Table{Name: ref.Table}, ref.PrimaryKey, "key", swaps)
 			return err
 		})
 		return apply.RewriteResult{Swapped: len(swapped)}, err

@@ -91,7 +91,7 @@ func TestJournalRewrite(t *testing.T) {
 			{Key: "old-c", Target: "new-c", Reference: "image", Column: "key", PK: "c", Old: "old-c", New: "new-c"},
 			{Key: "old-d", Target: "new-d", Reference: "image", Column: "key", PK: "d", Old: "old-d", New: "new-d"},
 		}
-		res, err := j.Rewrite(ctx, "p1", imageRef, "key", rws)
+		res, err := j.Rewrite(ctx, "p1", imageRef, rws)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,6 +121,87 @@ func TestJournalRewrite(t *testing.T) {
 	})
 }
 
+// TestJournalRewriteColumns checks a batch that rewrites two columns of each row: a row
+// that still holds both old values is swapped whole, one that holds one of them has that
+// one swapped alone, and the journal has a row per column.
+func TestJournalRewriteColumns(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := t.Context()
+		for _, r := range [][3]string{
+			{"a", "old-a", "u/old-a"},          // both old: swapped whole
+			{"b", "app-b", "u/old-b"},          // key changed by the app: the url alone
+			{"c", "new-c", "u/new-c"},          // both new already (a resumed run)
+			{"e", "old-e", "u/changed-by-app"}, // the url changed: the key alone
+		} {
+			if _, err := db.Bun().ExecContext(ctx, `INSERT INTO "CharacterImage" ("id", "characterId", "url", "key") VALUES (?, 'c', ?, ?)`, r[0], r[2], r[1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		j, err := Open(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rws []plan.Rewrite
+		for _, pk := range []string{"a", "b", "c", "d", "e"} { // d is gone
+			key := plan.Rewrite{Key: "old-" + pk, Target: "new-" + pk, Reference: "image", PK: pk}
+			url := key
+			key.Column, key.Old, key.New = "key", "old-"+pk, "new-"+pk
+			url.Column, url.Old, url.New = "url", "u/old-"+pk, "u/new-"+pk
+			rws = append(rws, url, key) // the plan's order, not the reference's
+		}
+		res, err := j.Rewrite(ctx, "p1", imageRef, rws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := apply.RewriteResult{Swapped: 4, Already: 2, Drift: []apply.Drift{
+			{Ref: "image.key[b]", Reason: "value changed since the plan; not overwritten"},
+			{Ref: "image.key[d]", Reason: "row deleted since the plan"},
+			{Ref: "image.url[d]", Reason: "row deleted since the plan"},
+			{Ref: "image.url[e]", Reason: "value changed since the plan; not overwritten"},
+		}}
+		if diff := cmp.Diff(want, res); diff != "" {
+			t.Errorf("result (-want +got):\n%s", diff)
+		}
+		var got []struct {
+			ID  string `bun:"id"`
+			Key string `bun:"key"`
+			URL string `bun:"url"`
+		}
+		if err := db.Bun().NewSelect().Table("CharacterImage").Column("id", "key", "url").Order("id").Scan(ctx, &got); err != nil {
+			t.Fatal(err)
+		}
+		rows := fmt.Sprint(got)
+		if want := "[{a new-a u/new-a} {b app-b u/new-b} {c new-c u/new-c} {e new-e u/changed-by-app}]"; rows != want {
+			t.Errorf("rows = %s, want %s", rows, want)
+		}
+		entries, err := PlanEntries(ctx, db, "p1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var journaled []string
+		for _, e := range entries {
+			journaled = append(journaled, e.Column+"["+e.PK+"] "+e.Old+" → "+e.New+" ("+e.Key+")")
+		}
+		wantJournal := []string{"key[a] old-a → new-a (old-a)", "key[e] old-e → new-e (old-e)", "url[a] u/old-a → u/new-a (old-a)", "url[b] u/old-b → u/new-b (old-b)"}
+		if diff := cmp.Diff(wantJournal, journaled); diff != "" {
+			t.Errorf("journal (-want +got):\n%s", diff)
+		}
+		if n, err := db.Bun().NewSelect().Table("r2plan_journal").Count(ctx); err != nil || n != 2 {
+			t.Errorf("%d journal rows (%v), want one per column", n, err)
+		}
+
+		// Refused before any write: a column the reference does not have, a value twice.
+		for name, bad := range map[string][]plan.Rewrite{
+			"no such column": {{Reference: "image", Column: "title", PK: "a", Old: "x", New: "y"}},
+			"twice":          {{Reference: "image", Column: "key", PK: "a", Old: "x", New: "y"}, {Reference: "image", Column: "key", PK: "a", Old: "x", New: "z"}},
+		} {
+			if _, err := j.Rewrite(ctx, "p1", imageRef, bad); err == nil {
+				t.Errorf("%s: Rewrite accepted %+v", name, bad)
+			}
+		}
+	})
+}
+
 // TestJournalRewriteEntries checks every field of the journal rows a rewrite writes,
 // in the order of the rewrites, with texts an array literal or SQL must not mangle.
 func TestJournalRewriteEntries(t *testing.T) {
@@ -146,7 +227,7 @@ func TestJournalRewriteEntries(t *testing.T) {
 			want = append(want, Entry{PlanID: "p'1", Action: "rewrite", Key: rw.Key, Target: rw.Target,
 				Reference: "image", Column: "key", PK: pk, Old: old, New: new, AppliedAt: at})
 		}
-		res, err := j.Rewrite(ctx, "p'1", imageRef, "key", rws)
+		res, err := j.Rewrite(ctx, "p'1", imageRef, rws)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,6 +241,7 @@ func TestJournalRewriteEntries(t *testing.T) {
 		if diff := cmp.Diff(want, entries, cmpopts.IgnoreFields(Entry{}, "ID")); diff != "" {
 			t.Errorf("journal (-want +got):\n%s", diff)
 		}
+		checkCompression(t, db)
 		// The batch is one row of the journal, and MovedAt finds its objects in it.
 		if n, err := db.Bun().NewSelect().Table("r2plan_journal").Count(ctx); err != nil || n != 1 {
 			t.Errorf("the batch is %d journal rows (%v), want 1", n, err)
@@ -174,7 +256,7 @@ func TestJournalRewriteEntries(t *testing.T) {
 			}
 		}
 		// Again: every row holds New already, nothing more is journaled.
-		res, err = j.Rewrite(ctx, "p'1", imageRef, "key", rws)
+		res, err = j.Rewrite(ctx, "p'1", imageRef, rws)
 		if err != nil || res.Already != len(rws) || res.Swapped != 0 || len(res.Drift) != 0 {
 			t.Errorf("second rewrite = %+v, %v; want all already done", res, err)
 		}
@@ -211,11 +293,12 @@ func TestJournalOfAnEarlierVersion(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		checkCompression(t, db)
 		if _, err := db.Bun().ExecContext(ctx, `INSERT INTO "CharacterImage" ("id", "characterId", "url", "key") VALUES ('b', 'c', 'u', 'old-b')`); err != nil {
 			t.Fatal(err)
 		}
 		rw := plan.Rewrite{Key: "old-b", Target: "new-b", Reference: "image", Column: "key", PK: "b", Old: "old-b", New: "new-b"}
-		if res, err := j.Rewrite(ctx, "p1", imageRef, "key", []plan.Rewrite{rw}); err != nil || res.Swapped != 1 {
+		if res, err := j.Rewrite(ctx, "p1", imageRef, []plan.Rewrite{rw}); err != nil || res.Swapped != 1 {
 			t.Fatalf("Rewrite = %+v, %v", res, err)
 		}
 		entries, err := PlanEntries(ctx, db, "p1")
@@ -227,6 +310,21 @@ func TestJournalOfAnEarlierVersion(t *testing.T) {
 			t.Errorf("MovedAt = %v, %v", moved, err)
 		}
 	})
+}
+
+// checkCompression checks that on PostgreSQL (Debian's is built with lz4) the
+// journal's batches are compressed with lz4.
+func checkCompression(t *testing.T, db *sqldb.DB) {
+	t.Helper()
+	if db.Dialect() != sqldb.Postgres {
+		return
+	}
+	var method string
+	err := db.Bun().QueryRowContext(t.Context(), `SELECT attcompression::text FROM pg_attribute
+		WHERE attrelid = to_regclass('r2plan_journal') AND attname = 'batch_rows'`).Scan(&method)
+	if err != nil || method != "l" {
+		t.Errorf("the journal's batches are compressed with %q (%v), want l (lz4)", method, err)
+	}
 }
 
 // TestJournalRewriteRollsBack checks that a failure after the swap and its journal,
@@ -266,7 +364,7 @@ func TestJournalRewriteRollsBack(t *testing.T) {
 					t.Error("the hook's panic did not reach the caller")
 				}
 			}()
-			j.Rewrite(ctx, "p1", imageRef, "key", []plan.Rewrite{{Key: "old-a", Target: "new-a", PK: "a", Old: "old-a", New: "new-a"}})
+			j.Rewrite(ctx, "p1", imageRef, []plan.Rewrite{{Key: "old-a", Target: "new-a", Reference: "image", Column: "key", PK: "a", Old: "old-a", New: "new-a"}})
 		}()
 		if inTx.key != "old-a" || inTx.journaled != 0 {
 			t.Errorf("seen from outside the transaction at the hook: key %q, %d journal rows", inTx.key, inTx.journaled)

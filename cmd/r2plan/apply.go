@@ -29,7 +29,7 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var cf configFlags
 	cf.register(fs)
 	parallelism := fs.Int("parallelism", 32, "copies in flight at once")
-	batch := fs.Int("batch-size", 1000, "rows per compare-and-swap statement")
+	batch := fs.Int("batch-size", 1000, "rows per rewrite transaction (a row's columns together), at most 1000")
 	shardSpec := fs.String("shard", "", "apply only part `i/n` of the plan (i from 1), so n machines share it")
 	lockTimeout := fs.Duration("lock-timeout", 0, "wait this `long` for another apply to release the lock (default: refuse at once)")
 	rate := fs.Float64("rate", 0, "send at most `N` requests per second to the bucket, retries included (0: no cap)")
@@ -44,6 +44,10 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if *parallelism < 1 || *batch < 1 {
 		fmt.Fprintln(stderr, "Error: --parallelism and --batch-size must be at least 1")
+		return exitError
+	}
+	if *batch > sqldb.MaxBatch {
+		fmt.Fprintf(stderr, "Error: --batch-size must be at most %d\n", sqldb.MaxBatch)
 		return exitError
 	}
 	shard, shardName, err := parseShard(*shardSpec)

@@ -18,39 +18,84 @@ type Swap struct {
 	PK, Old, New string
 }
 
+// RowSwap asks to set several of a row's columns at once: each column whose Old is not
+// nil to its New, if every one of them still holds its Old.
+type RowSwap struct {
+	PK string
+	// Old and New hold one value per column of the call. A nil Old leaves its column
+	// alone.
+	Old, New []*string
+}
+
 // CompareAndSwap sets column = New on each row whose pk = PK and whose column still =
 // Old, in one statement, and returns the pks that were swapped (as the Swaps give them,
-// in no particular order). A row whose value changed since, or that is gone, is not
-// swapped and not returned. Values are always bound parameters.
+// in no particular order). It is CompareAndSwapRows of one column.
+func CompareAndSwap(ctx context.Context, db bun.IDB, dialect string, t Table, pk, column string, rows []Swap) (swapped []string, err error) {
+	rs := make([]RowSwap, len(rows))
+	for i := range rows {
+		rs[i] = RowSwap{PK: rows[i].PK, Old: []*string{&rows[i].Old}, New: []*string{&rows[i].New}}
+	}
+	return CompareAndSwapRows(ctx, db, dialect, t, pk, []string{column}, rs)
+}
+
+// CompareAndSwapRows swaps the columns of each row, all of them or none: it sets each
+// column with an Old to its New on each row whose pk = PK and whose columns with an Old
+// all still hold it, in one statement, and returns the pks that were swapped (as the
+// RowSwaps give them, in no particular order). A row of which a value changed since,
+// or that is gone, is not swapped and not returned. Values are always bound
+// parameters. One statement that sets a row's two columns costs about what setting one
+// costs: one lookup, one new version of the row.
 //
-// On PostgreSQL the swaps travel as three text arrays, whatever the batch size:
+// On PostgreSQL the swaps travel as text arrays, whatever the batch size, a NULL where
+// a row leaves a column alone:
 //
-//	WITH r2v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS r2v(pk, old, new))
-//	UPDATE t AS r2t SET col = r2v.new::coltype FROM r2v
-//	WHERE r2t.pk = r2v.pk::pktype AND r2t.col = r2v.old::coltype RETURNING r2v.pk
+//	WITH r2v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], ...) AS r2v(pk, o1, n1, ...))
+//	UPDATE t AS r2t SET c1 = CASE WHEN r2v.o1 IS NULL THEN r2t.c1 ELSE r2v.n1::c1type END, ...
+//	FROM r2v WHERE r2t.pk = r2v.pk::pktype AND (r2v.o1 IS NULL OR r2t.c1 = r2v.o1::c1type) AND ...
+//	RETURNING r2v.pk
 //
 // The texts are cast to the columns' own types (looked up once per database, table and
-// column) so that the pk comparison uses the pk's index; the column is never cast. On
-// SQLite they are bound one by one in a VALUES list.
+// column) so that the pk comparison uses the pk's index; the columns are never cast.
+// On SQLite they are bound one by one in a VALUES list.
 //
 // db may be a transaction: the caller writes its journal in the same one. rows may hold
 // at most MaxBatch swaps, with distinct pks.
-func CompareAndSwap(ctx context.Context, db bun.IDB, dialect string, t Table, pk, column string, rows []Swap) (swapped []string, err error) {
+func CompareAndSwapRows(ctx context.Context, db bun.IDB, dialect string, t Table, pk string, columns []string, rows []RowSwap) (swapped []string, err error) {
+	what := fmt.Sprintf("%q.%q", t, columns)
+	if len(columns) == 1 {
+		what = fmt.Sprintf("%q.%q", t, columns[0])
+	}
 	if err := checkDialect(dialect); err != nil {
 		return nil, err
 	}
 	if len(rows) == 0 {
 		return nil, nil
 	}
+	if len(columns) == 0 {
+		return nil, fmt.Errorf("rewrite %s: no column", what)
+	}
 	if len(rows) > MaxBatch {
-		return nil, fmt.Errorf("rewrite %q.%q: %d rows in one batch, at most %d", t, column, len(rows), MaxBatch)
+		return nil, fmt.Errorf("rewrite %s: %d rows in one batch, at most %d", what, len(rows), MaxBatch)
 	}
 	seen := make(map[string]bool, len(rows))
 	for _, r := range rows {
 		if seen[r.PK] {
-			return nil, fmt.Errorf("rewrite %q.%q: pk %q twice in one batch", t, column, r.PK)
+			return nil, fmt.Errorf("rewrite %s: pk %q twice in one batch", what, r.PK)
 		}
 		seen[r.PK] = true
+		if len(r.Old) != len(columns) || len(r.New) != len(columns) {
+			return nil, fmt.Errorf("rewrite %s: pk %q has %d old and %d new values for %d columns", what, r.PK, len(r.Old), len(r.New), len(columns))
+		}
+		some := false
+		for i := range columns {
+			if r.Old[i] != nil && r.New[i] == nil {
+				return nil, fmt.Errorf("rewrite %s: pk %q has no new value for %q", what, r.PK, columns[i])
+			}
+			some = some || r.Old[i] != nil
+		}
+		if !some {
+			return nil, fmt.Errorf("rewrite %s: pk %q swaps no column", what, r.PK)
+		}
 	}
 	c, err := rawConn(db)
 	if err != nil {
@@ -59,12 +104,12 @@ func CompareAndSwap(ctx context.Context, db bun.IDB, dialect string, t Table, pk
 	var q string
 	var a []any
 	if dialect == Postgres {
-		q, a, err = pgSwapQuery(ctx, c, db, t, pk, column, rows)
+		q, a, err = pgSwapQuery(ctx, c, db, t, pk, columns, rows)
 		if err != nil {
 			return nil, err
 		}
 	} else {
-		q, a = sqliteSwapQuery(t, pk, column, rows)
+		q, a = sqliteSwapQuery(t, pk, columns, rows)
 	}
 	err = query(ctx, c, dialect, q, a, func(r *sql.Rows) error {
 		var key string
@@ -75,55 +120,93 @@ func CompareAndSwap(ctx context.Context, db bun.IDB, dialect string, t Table, pk
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("rewrite %q.%q: %w", t, column, err)
+		return nil, fmt.Errorf("rewrite %s: %w", what, err)
 	}
 	return swapped, nil
 }
 
+// swapClauses returns the SET and WHERE clauses of a swap of columns, given how the
+// statement spells r2v's old and new value of column i (cast or not).
+func swapClauses(columns []string, old, new func(i int) string) (set, where string) {
+	var sets, conds []string
+	for i, col := range columns {
+		qcol := quoteIdent(col)
+		sets = append(sets, fmt.Sprintf("%s = CASE WHEN r2v.o%d IS NULL THEN r2t.%s ELSE %s END", qcol, i+1, qcol, new(i)))
+		conds = append(conds, fmt.Sprintf("(r2v.o%d IS NULL OR r2t.%s = %s)", i+1, qcol, old(i)))
+	}
+	return strings.Join(sets, ", "), strings.Join(conds, " AND ")
+}
+
 // pgSwapQuery returns PostgreSQL's compare-and-swap statement and its arguments: the
-// swaps as three text arrays (pk, old, new).
-func pgSwapQuery(ctx context.Context, c conn, db bun.IDB, t Table, pk, column string, rows []Swap) (string, []any, error) {
+// swaps as text arrays (pk, then each column's old and new values).
+func pgSwapQuery(ctx context.Context, c conn, db bun.IDB, t Table, pk string, columns []string, rows []RowSwap) (string, []any, error) {
 	pkType, err := pgColumnType(ctx, c, db, t, pk)
 	if err != nil {
 		return "", nil, err
 	}
-	colType, err := pgColumnType(ctx, c, db, t, column)
-	if err != nil {
-		return "", nil, err
+	types := make([]string, len(columns))
+	for i, col := range columns {
+		if types[i], err = pgColumnType(ctx, c, db, t, col); err != nil {
+			return "", nil, err
+		}
 	}
 	a := &args{dialect: Postgres}
-	arrays := []string{
-		a.add(pgTextArray(fields(rows, func(s Swap) string { return s.PK }))) + "::text[]",
-		a.add(pgTextArray(fields(rows, func(s Swap) string { return s.Old }))) + "::text[]",
-		a.add(pgTextArray(fields(rows, func(s Swap) string { return s.New }))) + "::text[]",
+	names := []string{"pk"}
+	arrays := []string{a.add(pgArray(len(rows), func(j int) *string { return &rows[j].PK })) + "::text[]"}
+	for i := range columns {
+		names = append(names, fmt.Sprintf("o%d", i+1), fmt.Sprintf("n%d", i+1))
+		arrays = append(arrays,
+			a.add(pgArray(len(rows), func(j int) *string { return rows[j].Old[i] }))+"::text[]",
+			a.add(pgArray(len(rows), func(j int) *string { return rows[j].New[i] }))+"::text[]")
 	}
-	qpk, qcol := quoteIdent(pk), quoteIdent(column)
-	q := fmt.Sprintf(`WITH r2v AS (SELECT * FROM unnest(%s) AS r2v(pk, old, new))
-UPDATE %s AS r2t SET %s = r2v.new::%s FROM r2v
-WHERE r2t.%s = r2v.pk::%s AND r2t.%s = r2v.old::%s RETURNING r2v.pk`,
-		strings.Join(arrays, ", "), quoteTable(t), qcol, colType, qpk, pkType, qcol, colType)
+	set, where := swapClauses(columns,
+		func(i int) string { return fmt.Sprintf("r2v.o%d::%s", i+1, types[i]) },
+		func(i int) string { return fmt.Sprintf("r2v.n%d::%s", i+1, types[i]) })
+	q := fmt.Sprintf(`WITH r2v AS (SELECT * FROM unnest(%s) AS r2v(%s))
+UPDATE %s AS r2t SET %s FROM r2v
+WHERE r2t.%s = r2v.pk::%s AND %s RETURNING r2v.pk`,
+		strings.Join(arrays, ", "), strings.Join(names, ", "),
+		quoteTable(t), set, quoteIdent(pk), pkType, where)
 	return q, a.values, nil
 }
 
-// sqliteSwapQuery returns SQLite's compare-and-swap statement and its arguments, three
-// a row. SQLite names no VALUES columns in FROM; a CTE does. Comparing the INTEGER (or
-// other) affinity pk column with text converts the text, not the column. RETURNING
-// sees only the updated table, and not by its alias.
-func sqliteSwapQuery(t Table, pk, column string, rows []Swap) (string, []any) {
+// sqliteSwapQuery returns SQLite's compare-and-swap statement and its arguments, a pk
+// and each column's old and new values a row. SQLite names no VALUES columns in FROM;
+// a CTE does. Comparing the INTEGER (or other) affinity pk column with text converts
+// the text, not the column. RETURNING sees only the updated table, and not by its
+// alias.
+func sqliteSwapQuery(t Table, pk string, columns []string, rows []RowSwap) (string, []any) {
 	a := &args{dialect: SQLite}
+	names := []string{"pk"}
+	for i := range columns {
+		names = append(names, fmt.Sprintf("o%d", i+1), fmt.Sprintf("n%d", i+1))
+	}
+	bind := func(p *string) string {
+		if p == nil {
+			return a.add(nil)
+		}
+		return a.add(*p)
+	}
 	var values strings.Builder
 	values.WriteString("VALUES ")
-	for i, r := range rows {
-		if i > 0 {
+	for j, r := range rows {
+		if j > 0 {
 			values.WriteString(", ")
 		}
-		fmt.Fprintf(&values, "(%s, %s, %s)", a.add(r.PK), a.add(r.Old), a.add(r.New))
+		values.WriteString("(" + a.add(r.PK))
+		for i := range columns {
+			values.WriteString(", " + bind(r.Old[i]) + ", " + bind(r.New[i]))
+		}
+		values.WriteString(")")
 	}
-	qpk, qcol := quoteIdent(pk), quoteIdent(column)
-	q := fmt.Sprintf(`WITH r2v(pk, old, new) AS (%s)
-UPDATE %s AS r2t SET %s = r2v.new FROM r2v
-WHERE r2t.%s = r2v.pk AND r2t.%s = r2v.old RETURNING CAST(%s AS TEXT)`,
-		values.String(), quoteTable(t), qcol, qpk, qcol, qpk)
+	set, where := swapClauses(columns,
+		func(i int) string { return fmt.Sprintf("r2v.o%d", i+1) },
+		func(i int) string { return fmt.Sprintf("r2v.n%d", i+1) })
+	qpk := quoteIdent(pk)
+	q := fmt.Sprintf(`WITH r2v(%s) AS (%s)
+UPDATE %s AS r2t SET %s FROM r2v
+WHERE r2t.%s = r2v.pk AND %s RETURNING CAST(%s AS TEXT)`,
+		strings.Join(names, ", "), values.String(), quoteTable(t), set, qpk, where, qpk)
 	return q, a.values
 }
 
@@ -133,17 +216,32 @@ WHERE r2t.%s = r2v.pk AND r2t.%s = r2v.old RETURNING CAST(%s AS TEXT)`,
 // and a double quote need a backslash before them. (PostgreSQL text holds no NUL, and
 // the driver drops one wherever a parameter has it.)
 func pgTextArray(ss []string) string {
-	n := 2
-	for _, s := range ss {
-		n += len(s) + 3
+	return pgArray(len(ss), func(i int) *string { return &ss[i] })
+}
+
+// pgArray is pgTextArray of n elements, at(i) each, where a nil element is NULL.
+func pgArray(n int, at func(i int) *string) string {
+	size := 2
+	for i := range n {
+		if s := at(i); s != nil {
+			size += len(*s) + 3
+		} else {
+			size += 5
+		}
 	}
 	var b strings.Builder
-	b.Grow(n)
+	b.Grow(size)
 	b.WriteByte('{')
-	for i, s := range ss {
+	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
+		p := at(i)
+		if p == nil {
+			b.WriteString("NULL")
+			continue
+		}
+		s := *p
 		b.WriteByte('"')
 		for j := 0; j < len(s); j++ { // bytewise: no UTF-8 sequence holds these bytes
 			if s[j] == '\\' || s[j] == '"' {
@@ -155,15 +253,6 @@ func pgTextArray(ss []string) string {
 	}
 	b.WriteByte('}')
 	return b.String()
-}
-
-// fields returns one field of each swap.
-func fields(rows []Swap, field func(Swap) string) []string {
-	out := make([]string, len(rows))
-	for i, r := range rows {
-		out[i] = field(r)
-	}
-	return out
 }
 
 // Current returns the current value of column for each pk: a pk absent from the map is

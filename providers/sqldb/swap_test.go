@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -240,7 +241,8 @@ func TestPostgresCastsToColumnType(t *testing.T) {
 	// The pk comparison uses the pk's index: the bound text is cast, the column is not.
 	mustExec(t, db, `INSERT INTO "Typed" ("id", "v") SELECT g, 'v' || g FROM generate_series(1, 20000) g`)
 	mustExec(t, db, `ANALYZE "Typed"`)
-	plan := explainSwap(t, db, Table{Name: "Typed"}, "id", "v", []Swap{{PK: "5", Old: "v5", New: "x"}})
+	old, new := "v5", "x"
+	plan := explainSwap(t, db, Table{Name: "Typed"}, "id", []string{"v"}, []RowSwap{{PK: "5", Old: []*string{&old}, New: []*string{&new}}})
 	if !strings.Contains(plan, `Index Scan using "Typed_pkey"`) {
 		t.Errorf("plan does not use the pk index:\n%s", plan)
 	}
@@ -307,15 +309,15 @@ func TestPGTextArray(t *testing.T) {
 	})
 }
 
-// explainSwap returns PostgreSQL's plan of the statement CompareAndSwap would run;
+// explainSwap returns PostgreSQL's plan of the statement CompareAndSwapRows would run;
 // nothing is changed.
-func explainSwap(t *testing.T, db *DB, table Table, pk, col string, swaps []Swap) string {
+func explainSwap(t *testing.T, db *DB, table Table, pk string, cols []string, swaps []RowSwap) string {
 	t.Helper()
 	c, err := rawConn(db.Bun())
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, a, err := pgSwapQuery(t.Context(), c, db.Bun(), table, pk, col, swaps)
+	q, a, err := pgSwapQuery(t.Context(), c, db.Bun(), table, pk, cols, swaps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,30 +345,40 @@ func TestPostgresSwapPlan(t *testing.T) {
 		       'characters/' || md5(g::text || 'k') || '.webp'
 		FROM generate_series(1, 200000) g`)
 	mustExec(t, db, `VACUUM ANALYZE "CharacterImage"`)
-	// A plan's batch: rows in the order of their keys, so pks in random order.
-	var all []Swap
-	rows, err := db.Bun().DB.QueryContext(t.Context(), fmt.Sprintf(`SELECT "id", "key" FROM "CharacterImage" ORDER BY "key" LIMIT %d`, MaxBatch))
+	// A plan's batch: rows in the order of their keys, so pks in random order; each
+	// swaps its key, and its url as well (a row of two referencing columns).
+	var all []RowSwap
+	rows, err := db.Bun().DB.QueryContext(t.Context(), fmt.Sprintf(`SELECT "id", "key", "url" FROM "CharacterImage" ORDER BY "key" LIMIT %d`, MaxBatch))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for rows.Next() {
-		var s Swap
-		if err := rows.Scan(&s.PK, &s.Old); err != nil {
+		var pk, key, url string
+		if err := rows.Scan(&pk, &key, &url); err != nil {
 			t.Fatal(err)
 		}
-		s.New = "dev/" + s.Old
-		all = append(all, s)
+		newKey, newURL := "dev/"+key, url+"?dev"
+		all = append(all, RowSwap{PK: pk, Old: []*string{&key, &url}, New: []*string{&newKey, &newURL}})
 	}
 	rows.Close()
+	keyOnly := make([]RowSwap, len(all))
+	for i, r := range all {
+		keyOnly[i] = RowSwap{PK: r.PK, Old: r.Old[:1], New: r.New[:1]}
+	}
 	for _, n := range []int{1, 100, 500, 1000, 2000, 5000} {
 		if n > MaxBatch {
 			break
 		}
-		plan := explainSwap(t, db, Table{Name: "CharacterImage"}, "id", "key", all[:n])
-		t.Logf("%d swaps:\n%s", n, plan)
-		if !strings.Contains(plan, "Nested Loop") || !strings.Contains(plan, `Index Scan using "CharacterImage_pkey"`) ||
-			strings.Contains(plan, `Seq Scan on "CharacterImage"`) {
-			t.Errorf("%d swaps: the plan does not look rows up by the pk's index:\n%s", n, plan)
+		for _, c := range []struct {
+			cols  []string
+			swaps []RowSwap
+		}{{[]string{"key"}, keyOnly}, {[]string{"key", "url"}, all}} {
+			plan := explainSwap(t, db, Table{Name: "CharacterImage"}, "id", c.cols, c.swaps[:n])
+			t.Logf("%d swaps of %q:\n%s", n, c.cols, plan)
+			if !strings.Contains(plan, "Nested Loop") || !strings.Contains(plan, `Index Scan using "CharacterImage_pkey"`) ||
+				strings.Contains(plan, `Seq Scan on "CharacterImage"`) {
+				t.Errorf("%d swaps of %q: the plan does not look rows up by the pk's index:\n%s", n, c.cols, plan)
+			}
 		}
 	}
 }
@@ -405,4 +417,80 @@ func TestInsert(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCompareAndSwapRows checks a swap of two columns at once: a row is swapped whole
+// or not at all, and a column without an Old is left alone.
+func TestCompareAndSwapRows(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *DB) {
+		curated := Table{Name: "CuratedImage"}
+		insertRows(t, db, curated, []string{"id", "r2Key", "r2Url"}, [][]any{
+			{"both", "k/1", "u/1"},
+			{"key changed", "app/2", "u/2"},
+			{"url only", "k/3", "u/3"},
+			{"url null", "k/4", nil},
+			{"hostile", hostile[9], hostile[10]},
+		})
+		swap := func(pk string, oldKey, newKey, oldURL, newURL *string) RowSwap {
+			return RowSwap{PK: pk, Old: []*string{oldKey, oldURL}, New: []*string{newKey, newURL}}
+		}
+		got, err := CompareAndSwapRows(t.Context(), db.Bun(), db.Dialect(), curated, "id", []string{"r2Key", "r2Url"}, []RowSwap{
+			swap("both", ptr("k/1"), ptr("dev/k/1"), ptr("u/1"), ptr("dev/u/1")),
+			swap("key changed", ptr("k/2"), ptr("dev/k/2"), ptr("u/2"), ptr("dev/u/2")), // neither is swapped
+			swap("url only", nil, nil, ptr("u/3"), ptr("dev/u/3")),
+			swap("url null", ptr("k/4"), ptr("dev/k/4"), ptr("u/4"), ptr("dev/u/4")), // NULL now: neither
+			swap("gone", ptr("k/9"), ptr("dev/k/9"), nil, nil),
+			swap("hostile", ptr(hostile[9]), ptr(hostile[11]), ptr(hostile[10]), ptr(hostile[12])),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{"both", "hostile", "url only"}, sorted(got)); diff != "" {
+			t.Errorf("swapped (-want +got):\n%s", diff)
+		}
+		want := map[string][2]*string{
+			"both":        {ptr("dev/k/1"), ptr("dev/u/1")},
+			"key changed": {ptr("app/2"), ptr("u/2")},
+			"url only":    {ptr("k/3"), ptr("dev/u/3")},
+			"url null":    {ptr("k/4"), nil},
+			"hostile":     {ptr(hostile[11]), ptr(hostile[12])},
+		}
+		keys, err := Current(t.Context(), db.Bun(), db.Dialect(), curated, "id", "r2Key", slices.Collect(maps.Keys(want)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		urls, err := Current(t.Context(), db.Bun(), db.Dialect(), curated, "id", "r2Url", slices.Collect(maps.Keys(want)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for pk, w := range want {
+			if diff := cmp.Diff(w, [2]*string{keys[pk], urls[pk]}); diff != "" {
+				t.Errorf("row %q (-want +got):\n%s", pk, diff)
+			}
+		}
+
+		t.Run("refused", func(t *testing.T) {
+			tests := map[string]struct {
+				cols []string
+				rows []RowSwap
+				want string
+			}{
+				"no column":       {cols: nil, rows: []RowSwap{{PK: "a"}}, want: "no column"},
+				"values per row":  {cols: []string{"r2Key", "r2Url"}, rows: []RowSwap{{PK: "a", Old: []*string{ptr("x")}, New: []*string{ptr("y")}}}, want: "1 old and 1 new values for 2 columns"},
+				"nothing to swap": {cols: []string{"r2Key"}, rows: []RowSwap{{PK: "a", Old: []*string{nil}, New: []*string{nil}}}, want: "swaps no column"},
+				"no new value":    {cols: []string{"r2Key"}, rows: []RowSwap{{PK: "a", Old: []*string{ptr("x")}, New: []*string{nil}}}, want: `no new value for "r2Key"`},
+				"pk twice": {cols: []string{"r2Key"}, rows: []RowSwap{
+					{PK: "a", Old: []*string{ptr("x")}, New: []*string{ptr("y")}}, {PK: "a", Old: []*string{ptr("x")}, New: []*string{ptr("z")}},
+				}, want: `pk "a" twice`},
+			}
+			for name, tt := range tests {
+				t.Run(name, func(t *testing.T) {
+					_, err := CompareAndSwapRows(t.Context(), db.Bun(), db.Dialect(), curated, "id", tt.cols, tt.rows)
+					if err == nil || !strings.Contains(err.Error(), tt.want) {
+						t.Errorf("CompareAndSwapRows = %v, want an error with %q", err, tt.want)
+					}
+				})
+			}
+		})
+	})
 }
