@@ -264,6 +264,13 @@ func (r *runner) run(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	if err := r.phase(ctx, "raw checked DeleteObjects", func(ctx context.Context) error {
+		d, err := rawCheckedDelete(ctx, viaProxy, "bench-raw", objs)
+		r.f["raw_checked_delete_keys_s"] = float64(len(objs)) / d.Seconds()
+		return err
+	}); err != nil {
+		return err
+	}
 	if err := r.phase(ctx, "raw DeleteObjects", func(ctx context.Context) error {
 		d, err := rawDelete(ctx, viaProxy, "bench-raw", objs)
 		r.f["raw_delete_keys_s"] = float64(len(objs)) / d.Seconds()

@@ -30,7 +30,7 @@ func TestBenchSmoke(t *testing.T) {
 	t.Logf("\n%s", out.String())
 	f := rep.Median()
 	for _, k := range []string{
-		"raw_list_keys_s", "raw_scan_rows_s", "raw_copy_obj_s", "raw_delete_keys_s", "raw_update_values_s", "raw_perrow_rows_s",
+		"raw_list_keys_s", "raw_scan_rows_s", "raw_copy_obj_s", "raw_delete_keys_s", "raw_checked_delete_keys_s", "raw_update_values_s", "raw_perrow_rows_s",
 		"plan_wall_s", "plan_par_wall_s", "plan_rss", "plan_small_rss", "plan_copies", "plan_rewrites",
 		"apply_wall_s", "apply_obj_s", "apply_copy_obj_s", "apply_rewrite_values_s", "alone_rewrite_values_s",
 		"replan_wall_s", "delplan_wall_s", "delete_keys_s", "final_replan_wall_s", "lifecycle_obj_s",

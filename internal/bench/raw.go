@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -49,6 +51,90 @@ func rawCopy(ctx context.Context, c *s3.Client, bucket string, objs []object, pa
 	}
 	err := g.Wait()
 	return time.Since(start), err
+}
+
+// rawCheckedDelete is the ceiling of a deletion that is checked first, as r2plan's
+// is: it deletes each object's copy ("dev/"+key) after a listing has shown both the
+// copy and the object, with nothing else of r2plan's (no plan, no database). Keys go
+// in sorted batches of 1000, each listed (per first path segment, from just before its
+// first key to its last) and then deleted with one quiet DeleteObjects, at most 8
+// batches in flight.
+func rawCheckedDelete(ctx context.Context, c *s3.Client, bucket string, objs []object) (time.Duration, error) {
+	keys := make([]string, len(objs))
+	for i, o := range objs {
+		keys[i] = o.Key
+	}
+	slices.Sort(keys)
+	start := time.Now()
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i := 0; i < len(keys); i += 1000 {
+		batch := keys[i:min(i+1000, len(keys))]
+		g.Go(func() error {
+			copies := make([]string, len(batch))
+			for j, k := range batch {
+				copies[j] = "dev/" + k
+			}
+			for _, ks := range [][]string{batch, copies} {
+				if err := listAll(ctx, c, bucket, ks); err != nil {
+					return err
+				}
+			}
+			ids := make([]types.ObjectIdentifier, len(copies))
+			for j, k := range copies {
+				ids[j] = types.ObjectIdentifier{Key: aws.String(k)}
+			}
+			out, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+				Bucket: aws.String(bucket),
+				Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
+			})
+			if err == nil && len(out.Errors) > 0 {
+				err = fmt.Errorf("%d keys refused, first %q: %s", len(out.Errors), aws.ToString(out.Errors[0].Key), aws.ToString(out.Errors[0].Message))
+			}
+			if err != nil {
+				return fmt.Errorf("delete objects: %w", err)
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	return time.Since(start), err
+}
+
+// listAll lists sorted keys, a run per first path segment from just before its first
+// key until it has seen them all, and fails if one is missing.
+func listAll(ctx context.Context, c *s3.Client, bucket string, keys []string) error {
+	for len(keys) > 0 {
+		seg := keys[0][:strings.IndexByte(keys[0], '/')+1]
+		n := 1
+		for n < len(keys) && strings.HasPrefix(keys[n], seg) {
+			n++
+		}
+		run := keys[:n]
+		keys = keys[n:]
+		want := make(map[string]bool, len(run))
+		for _, k := range run {
+			want[k] = true
+		}
+		p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(seg),
+			StartAfter: aws.String(run[0][:len(run[0])-1]), MaxKeys: aws.Int32(1000)})
+		for p.HasMorePages() && len(want) > 0 {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return fmt.Errorf("list %s: %w", bucket, err)
+			}
+			for _, o := range page.Contents {
+				delete(want, aws.ToString(o.Key))
+			}
+			if len(page.Contents) > 0 && aws.ToString(page.Contents[len(page.Contents)-1].Key) > run[len(run)-1] {
+				break
+			}
+		}
+		if len(want) > 0 {
+			return fmt.Errorf("list %s: %d of %d keys not found, such as %q", bucket, len(want), len(run), run[0])
+		}
+	}
+	return nil
 }
 
 // rawDelete deletes the objects' keys with DeleteObjects, 1000 keys a request, quiet,
