@@ -80,21 +80,7 @@ func rawCheckedDelete(ctx context.Context, c *s3.Client, bucket string, objs []o
 					return err
 				}
 			}
-			ids := make([]types.ObjectIdentifier, len(copies))
-			for j, k := range copies {
-				ids[j] = types.ObjectIdentifier{Key: aws.String(k)}
-			}
-			out, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{
-				Bucket: aws.String(bucket),
-				Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
-			})
-			if err == nil && len(out.Errors) > 0 {
-				err = fmt.Errorf("%d keys refused, first %q: %s", len(out.Errors), aws.ToString(out.Errors[0].Key), aws.ToString(out.Errors[0].Message))
-			}
-			if err != nil {
-				return fmt.Errorf("delete objects: %w", err)
-			}
-			return nil
+			return deleteObjects(ctx, c, bucket, copies)
 		})
 	}
 	err := g.Wait()
@@ -146,25 +132,34 @@ func rawDelete(ctx context.Context, c *s3.Client, bucket string, objs []object) 
 	for i := 0; i < len(objs); i += 1000 {
 		batch := objs[i:min(i+1000, len(objs))]
 		g.Go(func() error {
-			ids := make([]types.ObjectIdentifier, len(batch))
+			keys := make([]string, len(batch))
 			for j, o := range batch {
-				ids[j] = types.ObjectIdentifier{Key: aws.String(o.Key)}
+				keys[j] = o.Key
 			}
-			out, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{
-				Bucket: aws.String(bucket),
-				Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
-			})
-			if err != nil {
-				return fmt.Errorf("delete objects: %w", err)
-			}
-			if len(out.Errors) > 0 {
-				return fmt.Errorf("delete objects: %d keys refused, first %q: %s", len(out.Errors), aws.ToString(out.Errors[0].Key), aws.ToString(out.Errors[0].Message))
-			}
-			return nil
+			return deleteObjects(ctx, c, bucket, keys)
 		})
 	}
 	err := g.Wait()
 	return time.Since(start), err
+}
+
+// deleteObjects deletes keys with one quiet DeleteObjects request.
+func deleteObjects(ctx context.Context, c *s3.Client, bucket string, keys []string) error {
+	ids := make([]types.ObjectIdentifier, len(keys))
+	for i, k := range keys {
+		ids[i] = types.ObjectIdentifier{Key: aws.String(k)}
+	}
+	out, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+		Bucket: aws.String(bucket),
+		Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
+	})
+	if err == nil && len(out.Errors) > 0 {
+		err = fmt.Errorf("%d keys refused, first %q: %s", len(out.Errors), aws.ToString(out.Errors[0].Key), aws.ToString(out.Errors[0].Message))
+	}
+	if err != nil {
+		return fmt.Errorf("delete objects: %w", err)
+	}
+	return nil
 }
 
 // columnUpdates are the set-based rewrites of every reference column to the dev/
