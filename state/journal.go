@@ -185,37 +185,34 @@ func (j *Journal) Rewrite(ctx context.Context, planID string, ref plan.Reference
 			whole[pk] = true
 		}
 		for _, column := range columns {
-			var batch, rest []plan.Rewrite
+			var rest []plan.Rewrite
 			for _, rw := range rws {
-				if rw.Column != column {
-					continue
-				}
-				if whole[rw.PK] {
-					batch = append(batch, rw)
-				} else {
+				if rw.Column == column && !whole[rw.PK] {
 					rest = append(rest, rw)
 				}
 			}
-			done := make(map[string]bool, len(rest))
+			alone := make(map[string]bool, len(rest))
 			if len(columns) > 1 && len(rest) > 0 {
 				// Rows not swapped whole: this column alone.
 				swaps := make([]sqldb.Swap, len(rest))
 				for i, rw := range rest {
 					swaps[i] = sqldb.Swap{PK: rw.PK, Old: rw.Old, New: rw.New}
 				}
-				alone, err := sqldb.CompareAndSwap(ctx, tx, dialect, t, ref.PrimaryKey, column, swaps)
+				pks, err := sqldb.CompareAndSwap(ctx, tx, dialect, t, ref.PrimaryKey, column, swaps)
 				if err != nil {
 					return err
 				}
-				for _, pk := range alone {
-					done[pk] = true
+				for _, pk := range pks {
+					alone[pk] = true
 				}
 			}
-			var left []plan.Rewrite
-			for _, rw := range rest {
-				if done[rw.PK] {
+			var batch, left []plan.Rewrite // swapped, in the order of rws; not swapped
+			for _, rw := range rws {
+				switch {
+				case rw.Column != column:
+				case whole[rw.PK] || alone[rw.PK]:
 					batch = append(batch, rw)
-				} else {
+				default:
 					left = append(left, rw)
 				}
 			}
