@@ -27,3 +27,11 @@ func TestBatchEnd(t *testing.T) {
 		})
 	}
 }
+
+func TestDeleteChunk(t *testing.T) {
+	for deletes, want := range map[int]int{0: 10000, 20000: 10000, 1_000_000: 10000, 1_000_001: 10001, 10_000_000: 100_000} {
+		if got := deleteChunk(deletes); got != want {
+			t.Errorf("deleteChunk(%d) = %d, want %d", deletes, got, want)
+		}
+	}
+}
