@@ -118,6 +118,13 @@ func ensureBatchColumn(ctx context.Context, db *sqldb.DB, tx bun.Tx) error {
 // and about a fifth of their size (pglz, the default, costs a tenth of the rewrite's
 // time). Otherwise the default stays.
 func compressBatches(ctx context.Context, tx bun.Tx) error {
+	var version int
+	if err := tx.QueryRowContext(ctx, `SELECT current_setting('server_version_num')::int`).Scan(&version); err != nil {
+		return fmt.Errorf("read the server's version: %w", err)
+	}
+	if version < 140000 {
+		return nil // column compression methods came with PostgreSQL 14
+	}
 	var want bool
 	err := tx.QueryRowContext(ctx, `SELECT a.attcompression <> 'l' AND pg_has_role(c.relowner, 'USAGE')
 			AND EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals))
