@@ -24,37 +24,50 @@ func tableExists(ctx context.Context, db *sqldb.DB, name string) (bool, error) {
 	return ok, nil
 }
 
-// MovedAt streams, for every object whose move r2plan journaled, when the move last
-// completed: its latest copy or row rewrite. The rows are read one at a time (a bucket
-// of millions has millions). It never writes: without a journal table the history is
-// empty.
+// MovedAt streams, for every object whose move r2plan journaled, when the move
+// completed: the time of each of its copies and row rewrites. A key may come more than
+// once; the latest time counts. The rows are streamed one at a time, not grouped: the
+// caller keeps the latest per key anyway, and a GROUP BY of millions of keys would
+// spill to the database server's disk. It never writes: without a journal table the
+// history is empty.
 func MovedAt(ctx context.Context, db *sqldb.DB, fn func(key string, at time.Time) error) error {
 	if ok, err := tableExists(ctx, db, journalTable); err != nil || !ok {
 		return err
 	}
 	// A batch's rows are expanded where they are stored: the fourth field of each is its
-	// object's key.
-	batched := `SELECT e.value->>3, applied_at FROM r2plan_journal, json_array_elements(NULLIF(batch_rows, '')::json) AS e WHERE action = 'rewrites'`
+	// object's key. PostgreSQL sends the time as microseconds, cheaper to read than text.
+	when := `(extract(epoch FROM applied_at) * 1000000)::bigint`
+	batched := `SELECT e.value->>3, ` + when + ` FROM r2plan_journal, json_array_elements(NULLIF(batch_rows, '')::json) AS e WHERE action = 'rewrites'`
 	if db.Dialect() == sqldb.SQLite {
+		when = "applied_at"
 		batched = `SELECT json_extract(e.value, '$[3]'), applied_at FROM r2plan_journal, json_each(NULLIF(r2plan_journal.batch_rows, '')) AS e WHERE action = 'rewrites'`
 	}
-	rows, err := db.Bun().QueryContext(ctx, `SELECT object_key, MAX(applied_at) AS at FROM (
-		SELECT object_key, applied_at FROM r2plan_journal WHERE action IN ('copy', 'rewrite') AND object_key <> ''
-		UNION ALL `+batched+`) AS moved GROUP BY object_key`)
+	rows, err := db.Bun().QueryContext(ctx, `SELECT object_key, `+when+` AS at FROM r2plan_journal
+		WHERE action IN ('copy', 'rewrite') AND object_key <> '' UNION ALL `+batched)
 	if err != nil {
 		return fmt.Errorf("read the journal: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		// A struct, so that bun converts SQLite's textual times as it wrote them.
-		var r struct {
-			Key string    `bun:"object_key"`
-			At  time.Time `bun:"at"`
+		var key string
+		var at time.Time
+		if db.Dialect() == sqldb.Postgres {
+			var micros int64
+			err = rows.Scan(&key, &micros)
+			at = time.UnixMicro(micros).UTC()
+		} else {
+			// A struct, so that bun converts SQLite's textual times as it wrote them.
+			var r struct {
+				Key string    `bun:"object_key"`
+				At  time.Time `bun:"at"`
+			}
+			err = db.Bun().ScanRow(ctx, rows, &r)
+			key, at = r.Key, r.At
 		}
-		if err := db.Bun().ScanRow(ctx, rows, &r); err != nil {
+		if err != nil {
 			return fmt.Errorf("read the journal: %w", err)
 		}
-		if err := fn(r.Key, r.At); err != nil {
+		if err := fn(key, at); err != nil {
 			return err
 		}
 	}

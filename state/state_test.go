@@ -379,11 +379,13 @@ func TestJournalRewriteRollsBack(t *testing.T) {
 	})
 }
 
-// movedAt collects what MovedAt streams.
+// movedAt collects what MovedAt streams, the latest time per key.
 func movedAt(t *testing.T, db *sqldb.DB) (map[string]time.Time, error) {
 	moved := map[string]time.Time{}
 	err := MovedAt(t.Context(), db, func(key string, at time.Time) error {
-		moved[key] = at
+		if at.After(moved[key]) {
+			moved[key] = at
+		}
 		return nil
 	})
 	return moved, err
