@@ -265,14 +265,19 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 	if err := r.phase(ctx, "raw checked DeleteObjects", func(ctx context.Context) error {
-		d, err := rawCheckedDelete(ctx, viaProxy, "bench-raw", objs)
+		copies, check := checkedDeletion(viaProxy, "bench-raw", objs)
+		d, err := rawDelete(ctx, viaProxy, "bench-raw", copies, check)
 		r.f["raw_checked_delete_keys_s"] = float64(len(objs)) / d.Seconds()
 		return err
 	}); err != nil {
 		return err
 	}
 	if err := r.phase(ctx, "raw DeleteObjects", func(ctx context.Context) error {
-		d, err := rawDelete(ctx, viaProxy, "bench-raw", objs)
+		keys := make([]string, len(objs))
+		for i, o := range objs {
+			keys[i] = o.Key
+		}
+		d, err := rawDelete(ctx, viaProxy, "bench-raw", keys, nil)
 		r.f["raw_delete_keys_s"] = float64(len(objs)) / d.Seconds()
 		return err
 	}); err != nil {

@@ -53,38 +53,28 @@ func rawCopy(ctx context.Context, c *s3.Client, bucket string, objs []object, pa
 	return time.Since(start), err
 }
 
-// rawCheckedDelete is the ceiling of a deletion that is checked first, as r2plan's
-// is: it deletes each object's copy ("dev/"+key) after a listing has shown both the
-// copy and the object, with nothing else of r2plan's (no plan, no database). Keys go
-// in sorted batches of 1000, each listed (per first path segment, from just before its
-// first key to its last) and then deleted with one quiet DeleteObjects, at most 8
-// batches in flight.
-func rawCheckedDelete(ctx context.Context, c *s3.Client, bucket string, objs []object) (time.Duration, error) {
-	keys := make([]string, len(objs))
+// checkedDeletion returns, sorted, the keys of the objects' copies ("dev/"+key) and
+// the check that makes their deletion the ceiling of a re-checked one, as r2plan's is:
+// a batch is deleted after listings have shown both the copies and the objects (per
+// first path segment, from just before a run's first key to its last), with nothing
+// else of r2plan's (no plan, no database).
+func checkedDeletion(c *s3.Client, bucket string, objs []object) ([]string, func(context.Context, []string) error) {
+	copies := make([]string, len(objs))
 	for i, o := range objs {
-		keys[i] = o.Key
+		copies[i] = "dev/" + o.Key
 	}
-	slices.Sort(keys)
-	start := time.Now()
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
-	for i := 0; i < len(keys); i += 1000 {
-		batch := keys[i:min(i+1000, len(keys))]
-		g.Go(func() error {
-			copies := make([]string, len(batch))
-			for j, k := range batch {
-				copies[j] = "dev/" + k
-			}
-			for _, ks := range [][]string{batch, copies} {
-				if err := listAll(ctx, c, bucket, ks); err != nil {
-					return err
-				}
-			}
-			return deleteObjects(ctx, c, bucket, copies)
-		})
+	slices.Sort(copies)
+	check := func(ctx context.Context, batch []string) error {
+		sources := make([]string, len(batch))
+		for i, k := range batch {
+			sources[i] = strings.TrimPrefix(k, "dev/")
+		}
+		if err := listAll(ctx, c, bucket, sources); err != nil {
+			return err
+		}
+		return listAll(ctx, c, bucket, batch)
 	}
-	err := g.Wait()
-	return time.Since(start), err
+	return copies, check
 }
 
 // listAll lists sorted keys, a run per first path segment from just before its first
@@ -123,20 +113,21 @@ func listAll(ctx context.Context, c *s3.Client, bucket string, keys []string) er
 	return nil
 }
 
-// rawDelete deletes the objects' keys with DeleteObjects, 1000 keys a request, quiet,
-// at most 8 requests in flight (as r2plan's provider does).
-func rawDelete(ctx context.Context, c *s3.Client, bucket string, objs []object) (time.Duration, error) {
+// rawDelete deletes keys with DeleteObjects, 1000 keys a request, quiet, at most 8
+// requests in flight (as r2plan's provider does), each batch after check, if given.
+func rawDelete(ctx context.Context, c *s3.Client, bucket string, keys []string, check func(context.Context, []string) error) (time.Duration, error) {
 	start := time.Now()
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
-	for i := 0; i < len(objs); i += 1000 {
-		batch := objs[i:min(i+1000, len(objs))]
+	for i := 0; i < len(keys); i += 1000 {
+		batch := keys[i:min(i+1000, len(keys))]
 		g.Go(func() error {
-			keys := make([]string, len(batch))
-			for j, o := range batch {
-				keys[j] = o.Key
+			if check != nil {
+				if err := check(ctx, batch); err != nil {
+					return err
+				}
 			}
-			return deleteObjects(ctx, c, bucket, keys)
+			return deleteObjects(ctx, c, bucket, batch)
 		})
 	}
 	err := g.Wait()

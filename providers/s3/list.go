@@ -70,11 +70,16 @@ func (b *Bucket) ListConcurrent(ctx context.Context, prefix string, workers int,
 	if workers <= 1 {
 		return b.List(ctx, prefix, fn)
 	}
+	// fn is called one at a time, and never again once it has returned an error.
 	var mu sync.Mutex
+	var stopped error
 	locked := func(key string, size int64, etag string, modified time.Time) error {
 		mu.Lock()
 		defer mu.Unlock()
-		return fn(key, size, etag, modified)
+		if stopped == nil {
+			stopped = fn(key, size, etag, modified)
+		}
+		return stopped
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)

@@ -99,8 +99,8 @@ func TestList(t *testing.T) {
 			}
 			return nil
 		})
-		if err != stop {
-			t.Errorf("ListConcurrent = %v after %d calls; want the callback's error", err, n)
+		if err != stop || n != 3 {
+			t.Errorf("ListConcurrent = %v after %d calls; want the callback's error after 3, and no call after it", err, n)
 		}
 	})
 }
