@@ -330,6 +330,7 @@ func (r *runner) copyAll(ctx context.Context, moves []plan.Move) ([]string, erro
 	if err != nil {
 		return nil, fmt.Errorf("list the targets: %w", err)
 	}
+	r.o.Hook("listed")
 	var copied, present atomic.Int64
 	// Per-move outcomes are recorded, not returned: one move's failure must not cancel
 	// the copies in flight beside it.

@@ -26,7 +26,8 @@ func (r *runner) copyOne(ctx context.Context, m *plan.Move, seen listed) (etag s
 		etag, err = r.b.CopyAbsent(ctx, m.Key, m.Target, m.ETag, m.Size)
 		copied = err == nil
 	default:
-		// Seen with other content (or not seen): Copy looks for itself.
+		// Seen with other content (or not seen): Copy HEADs the target first in every
+		// no-overwrite mode, and refuses a target with other content.
 		etag, copied, err = r.b.Copy(ctx, m.Key, m.Target, m.ETag, m.Size)
 	}
 	switch {

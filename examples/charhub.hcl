@@ -47,6 +47,12 @@ bucket {
   # sequential listing, is the fastest on a filesystem-backed server; R2 answers parallel
   # listings faster. It changes no plan.
   list_concurrency = env("R2_LIST_CONCURRENCY", "1")
+
+  # How a copy is kept from overwriting a target that holds other content. Every mode
+  # first looks (a listing, or a HEAD) and refuses such a target; "auto" adds R2's
+  # conditional-copy header on R2 (and If-None-Match on AWS), which also guards the
+  # instant between the look and the copy. Elsewhere it sends no header ("head").
+  no_overwrite = env("R2_NO_OVERWRITE", "auto")
 }
 
 database {

@@ -181,7 +181,7 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "%d change(s) failed; %d moves not started. Run the same apply command again to retry them.\n", len(res.Failed), res.Pending)
 		return exitError
 	case len(res.Drift) > 0:
-		fmt.Fprintf(stderr, "Apply finished with %d drift(s): those changes were skipped, nothing was overwritten. Run 'r2plan plan' again to pick them up.\n", len(res.Drift))
+		fmt.Fprintf(stderr, "Apply finished with %d drift(s): those changes were skipped, their objects and rows left as found. Run 'r2plan plan' again to pick them up.\n", len(res.Drift))
 		return exitError
 	}
 	fmt.Fprintln(stdout, "Apply complete.")

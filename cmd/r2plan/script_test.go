@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -210,16 +211,17 @@ func cmdObjects(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// get KEY prints an object's size, ETag check and, for small objects, content.
+// get KEY [BODY] fails unless the object exists (with !, unless it does not) and, with
+// BODY, holds exactly those bytes (its ETag is their MD5: objects seeded in one part).
 func cmdGet(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 1 {
-		ts.Fatalf("usage: get KEY")
+	if len(args) != 1 && len(args) != 2 {
+		ts.Fatalf("usage: get KEY [BODY]")
 	}
 	key, err := strconv.Unquote(args[0])
 	if err != nil {
 		key = args[0]
 	}
-	_, _, err = scriptBucket(ts).Head(context.Background(), key)
+	_, etag, err := scriptBucket(ts).Head(context.Background(), key)
 	if neg {
 		if err == nil {
 			ts.Fatalf("object %q exists", key)
@@ -227,6 +229,11 @@ func cmdGet(ts *testscript.TestScript, neg bool, args []string) {
 		return
 	}
 	ts.Check(err)
+	if len(args) == 2 {
+		if want := fmt.Sprintf("%x", md5.Sum([]byte(args[1]))); etag != want {
+			ts.Fatalf("object %q has ETag %s, not the MD5 of %q (%s)", key, etag, args[1], want)
+		}
+	}
 }
 
 // sql URL FILE|-q QUERY runs a SQL file (or with -q prints a query's rows, tab

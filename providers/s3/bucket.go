@@ -42,23 +42,24 @@ const (
 	maxParts = 10_000
 )
 
-// NoOverwriteMode says how Copy makes sure it never replaces a target that holds
-// other content.
+// NoOverwriteMode says which conditional header, if any, guards a copy against a target
+// written since it was seen absent. Every mode first makes sure the target is absent or
+// already the copy (a listing by the caller, or Copy's HEAD): a header is only ever
+// relied on for the window between that look and the copy, on a server that honours it.
 type NoOverwriteMode uint8
 
 const (
-	// NoOverwriteByHead (the default) HEADs the target before each copy: two
-	// requests per new object, correct on every S3 server. A target written by someone
-	// else between the HEAD and the copy can still be overwritten; send a conditional
-	// header too where the server honours one.
+	// NoOverwriteByHead (the default) sends no conditional header: correct on every S3
+	// server. A target written by someone else between the look and the copy can still
+	// be overwritten.
 	NoOverwriteByHead NoOverwriteMode = iota
-	// NoOverwriteByIfNoneMatch sends "If-None-Match: *" with CopyObject, as AWS S3
-	// accepts since 2024: one request per new object. versitygw v1.8.0 ignores the
-	// header on CopyObject (it overwrites), so do not use it there.
+	// NoOverwriteByIfNoneMatch also sends "If-None-Match: *" with CopyObject, as AWS
+	// S3 honours since 2024, which closes the window there. versitygw v1.8.0 and MinIO
+	// ignore it on CopyObject.
 	NoOverwriteByIfNoneMatch
-	// NoOverwriteByR2Header sends "cf-copy-destination-if-none-match: *", the header
-	// R2's documentation names for a conditional CopyObject on the destination: one
-	// request per new object. Not verified against R2 by r2plan's tests.
+	// NoOverwriteByR2Header also sends "cf-copy-destination-if-none-match: *", the
+	// header R2's documentation names for a conditional CopyObject on the destination.
+	// Not verified against R2 by r2plan's tests; versitygw ignores it.
 	NoOverwriteByR2Header
 )
 

@@ -30,15 +30,16 @@ const SourceETagMeta = "r2plan-source-etag"
 // source's metadata, Content-Type, Cache-Control, Content-Disposition,
 // Content-Encoding and Content-Language.
 //
-// Copy never replaces a dst that holds other content: if dst already holds the
-// source's content (same size, and its ETag is srcETag or it records srcETag in
-// SourceETagMeta) Copy returns its ETag without copying (a resumed run); if it holds
-// anything else the error wraps providers.ErrTargetDiffers. How it checks is
-// Options.NoOverwrite.
+// Copy never replaces a dst that holds other content: it HEADs dst first, in every
+// NoOverwrite mode, since a server may ignore the conditional header a mode sends
+// (versitygw and MinIO ignore both). If dst already holds the source's content (same
+// size, and its ETag is srcETag or it records srcETag in SourceETagMeta) Copy returns
+// its ETag without copying (a resumed run); if it holds anything else the error wraps
+// providers.ErrTargetDiffers. The mode's header then guards the copy itself, on the
+// servers that honour it, against a dst written between the HEAD and the copy.
 //
-// A single-part source no larger than MultipartThreshold costs one CopyObject (plus
-// a HEAD of dst with NoOverwriteByHead), and dst gets the source's ETag (the content
-// MD5). Larger sources are copied in parts (CreateMultipartUpload, UploadPartCopy in
+// A single-part source no larger than MultipartThreshold costs a HEAD of dst and one
+// CopyObject, and dst gets the source's ETag (the content MD5). Larger sources are copied in parts (CreateMultipartUpload, UploadPartCopy in
 // parallel, CompleteMultipartUpload with If-None-Match: *, aborted on failure), and
 // sources with a multipart ETag are copied with their headers set explicitly: both
 // HEAD the source first and record SourceETagMeta on dst.
@@ -47,10 +48,12 @@ func (b *Bucket) Copy(ctx context.Context, src, dst, srcETag string, size int64)
 }
 
 // CopyAbsent is Copy for a dst that the caller has just seen absent (in a listing):
-// it skips the HEAD of dst that NoOverwriteByHead would send, and so costs one request.
-// The conditional headers of the other modes are still sent. Between the listing and
-// the copy, a dst written by someone else can be overwritten, as between Copy's HEAD
-// and its copy.
+// it skips the HEAD of dst, and so costs one request. The conditional header of the
+// NoOverwrite mode is still sent: where the server honours it, a dst written by
+// someone else since the listing is not overwritten (ErrTargetDiffers); where it does
+// not (NoOverwriteByHead, or a server that ignores the header), such a dst is
+// overwritten. That window, from the listing to the copy, is the one Copy has from its
+// HEAD to its copy.
 func (b *Bucket) CopyAbsent(ctx context.Context, src, dst, srcETag string, size int64) (etag string, err error) {
 	etag, _, err = b.copy(ctx, src, dst, srcETag, size, false)
 	return etag, err
@@ -65,7 +68,7 @@ func (b *Bucket) copy(ctx context.Context, src, dst, srcETag string, size int64,
 		return "", false, fmt.Errorf("copy %q to %q: no source ETag", src, dst)
 	}
 	explicit := size > b.opts.MultipartThreshold || isMultipartETag(srcETag)
-	if checkFirst && (explicit || b.opts.NoOverwrite == NoOverwriteByHead) {
+	if checkFirst {
 		etag, done, err := b.checkTarget(ctx, dst, srcETag, size)
 		if err != nil {
 			return "", false, fmt.Errorf("copy %q to %q: %w", src, dst, err)
