@@ -91,7 +91,11 @@ func Revert(in RevertInputs) (*Plan, error) {
 		s.Rewrites += len(rws)
 	}
 	copies := slices.Clone(in.Copies)
-	slices.SortFunc(copies, func(a, b Copied) int { return cmp.Compare(a.Target, b.Target) })
+	slices.SortFunc(copies, func(a, b Copied) int {
+		return cmp.Or(cmp.Compare(a.Target, b.Target), cmp.Compare(a.Key, b.Key), cmp.Compare(a.TargetETag, b.TargetETag))
+	})
+	// A journal written before copies were journaled once per plan may hold one twice.
+	copies = slices.Compact(copies)
 	for _, c := range copies {
 		t, exists := objects.lookup(c.Target)
 		if !exists {

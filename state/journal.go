@@ -86,6 +86,10 @@ func ensureTables(ctx context.Context, db *sqldb.DB) error {
 		if _, err := tx.NewCreateIndex().Model((*Entry)(nil)).Index("r2plan_journal_plan_idx").IfNotExists().Column("plan_id", "action").Exec(ctx); err != nil {
 			return fmt.Errorf("create journal index: %w", err)
 		}
+		// RecordCopies looks up what a plan journaled of a chunk's keys.
+		if _, err := tx.NewCreateIndex().Model((*Entry)(nil)).Index("r2plan_journal_key_idx").IfNotExists().Column("plan_id", "object_key").Exec(ctx); err != nil {
+			return fmt.Errorf("create journal index: %w", err)
+		}
 		if _, err := tx.NewCreateTable().Model((*LockInfo)(nil)).IfNotExists().Exec(ctx); err != nil {
 			return fmt.Errorf("create lock table: %w", err)
 		}
@@ -152,15 +156,54 @@ func serialise(ctx context.Context, db *sqldb.DB, tx bun.Tx) error {
 	return err
 }
 
-// RecordCopies journals verified copies in one insert.
+// RecordCopies journals verified copies in one insert, each once per plan: a copy that
+// an earlier run of the plan journaled already (a re-apply, or a run resumed after a
+// crash) is not journaled again, so its time stays the first completion (the grace
+// period's start) and a revert lists it once.
 func (j *Journal) RecordCopies(ctx context.Context, planID string, copies []plan.Copied) error {
-	now := j.now().UTC()
-	entries := make([]Entry, len(copies))
-	for i, c := range copies {
-		entries[i] = Entry{PlanID: planID, Action: "copy", Key: c.Key, Target: c.Target, ETag: c.TargetETag, AppliedAt: now}
+	if len(copies) == 0 {
+		return nil
 	}
-	_, err := j.db.Bun().NewInsert().Model(&entries).Exec(ctx)
+	journaled, err := j.journaledCopies(ctx, planID, copies)
+	if err != nil {
+		return err
+	}
+	now := j.now().UTC()
+	entries := make([]Entry, 0, len(copies))
+	for _, c := range copies {
+		if journaled[[2]string{c.Key, c.Target}] {
+			continue
+		}
+		journaled[[2]string{c.Key, c.Target}] = true
+		entries = append(entries, Entry{PlanID: planID, Action: "copy", Key: c.Key, Target: c.Target, ETag: c.TargetETag, AppliedAt: now})
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	_, err = j.db.Bun().NewInsert().Model(&entries).Exec(ctx)
 	return err
+}
+
+// journaledCopies returns which of copies the plan's journal holds already, as
+// (key, target) pairs: one indexed look-up per key (r2plan_journal_key_idx).
+func (j *Journal) journaledCopies(ctx context.Context, planID string, copies []plan.Copied) (map[[2]string]bool, error) {
+	have := make(map[[2]string]bool)
+	for chunk := range slices.Chunk(copies, sqldb.MaxBatch) {
+		keys := make([]string, len(chunk))
+		for i, c := range chunk {
+			keys[i] = c.Key
+		}
+		var found []Entry
+		err := j.db.Bun().NewSelect().Model(&found).Column("object_key", "target_key").
+			Where("plan_id = ? AND action = 'copy' AND object_key IN (?)", planID, bun.In(keys)).Scan(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read the journaled copies of plan %s: %w", planID, err)
+		}
+		for _, e := range found {
+			have[[2]string{e.Key, e.Target}] = true
+		}
+	}
+	return have, nil
 }
 
 // Rewrite swaps each row's columns from Old to New where they still hold Old, and

@@ -121,6 +121,50 @@ func TestJournalRewrite(t *testing.T) {
 	})
 }
 
+// TestJournalCopiesOnce re-applies a plan: copies its journal holds already are not
+// journaled again, so the grace period starts at the first completion and a revert
+// lists each copy once. Another plan's copy of the same key is its own entry.
+func TestJournalCopiesOnce(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := t.Context()
+		j, err := Open(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+		j.now = func() time.Time { return first }
+		a := plan.Copied{Key: "a", Target: "dev/a", TargetETag: "ea"}
+		b := plan.Copied{Key: "b", Target: "dev/b", TargetETag: "eb"}
+		c := plan.Copied{Key: "c", Target: "dev/c", TargetETag: "ec"}
+		if err := j.RecordCopies(ctx, "p1", []plan.Copied{a, b}); err != nil {
+			t.Fatal(err)
+		}
+		later := first.Add(8 * 24 * time.Hour)
+		j.now = func() time.Time { return later }
+		if err := j.RecordCopies(ctx, "p1", []plan.Copied{a, b, c, c}); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.RecordCopies(ctx, "p2", []plan.Copied{a}); err != nil {
+			t.Fatal(err)
+		}
+		entries, err := PlanEntries(ctx, db, "p1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range entries {
+			got = append(got, e.Key+"@"+e.AppliedAt.UTC().Format(time.DateOnly))
+		}
+		if diff := cmp.Diff([]string{"a@2026-11-01", "b@2026-11-01", "c@2026-11-09"}, got); diff != "" {
+			t.Errorf("plan p1's journal (-want +got):\n%s", diff)
+		}
+		moved, err := movedAt(t, db)
+		if err != nil || !moved["b"].Equal(first) || !moved["c"].Equal(later) || !moved["a"].Equal(later) {
+			t.Errorf("MovedAt = %v, %v; want b and the first, c and a (p2) the later time", moved, err)
+		}
+	})
+}
+
 // TestJournalRewriteColumns checks a batch that rewrites two columns of each row: a row
 // that still holds both old values is swapped whole, one that holds one of them has that
 // one swapped alone, and the journal has a row per column.
