@@ -105,8 +105,11 @@ reference "curated_image" {
   where       = "\"uploadedToR2\" = true"
 }
 
-# Unreferenced objects. This block is validated now, but r2plan does not delete orphans
-# yet: deletion comes in a later release, and will then honour these limits.
+# Unreferenced objects (orphans): a plan proposes deleting those in scope, outside
+# protect, older than min_age and named by no row, at most max_delete per plan (default
+# 1000). A plan with more is still written and shown, marked OVER THE DELETE BUDGET, and
+# apply refuses it unless given --max-delete. Moved sources past the grace period are
+# not orphans and do not count.
 orphans {
   scope   = [""]              # the whole bucket …
   protect = ["dev/", "prod/"] # … except what is already placed, which is never touched

@@ -172,3 +172,35 @@ func TestMakeRowsOutsideTheFilterHold(t *testing.T) {
 		t.Errorf("held %d, outside %d, dangling %d, kept %d, rewrites %d; want 1, 3, 0, 0, 0", s.Held, s.Outside, s.Dangling, s.Kept, s.Rewrites)
 	}
 }
+
+// The delete budget counts orphans only: moved sources and reverted copies, whose
+// provenance the journal records, never make a plan over it.
+func TestDeleteBudget(t *testing.T) {
+	tests := map[string]struct {
+		s       Summary
+		budget  int
+		over    bool
+		allow   int
+		allowed bool
+	}{
+		"within":                        {Summary{Deletes: 3, DeletesOrphan: 3}, 3, false, 0, true},
+		"orphans over":                  {Summary{Deletes: 3, DeletesOrphan: 3}, 2, true, 0, false},
+		"orphans over, allowed":         {Summary{Deletes: 3, DeletesOrphan: 3}, 2, true, 3, true},
+		"orphans over, allowed too few": {Summary{Deletes: 3, DeletesOrphan: 3}, 2, true, 2, false},
+		"moved sources never count":     {Summary{Deletes: 2901, DeletesMoved: 2901}, 1000, false, 0, true},
+		"reverted copies never count":   {Summary{Deletes: 50, DeletesRevert: 50}, 1, false, 0, true},
+		"mixed: only the orphans count": {Summary{Deletes: 2903, DeletesMoved: 2900, DeletesOrphan: 3}, 2, true, 0, false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			s := tc.s
+			s.SetDeleteBudget(tc.budget)
+			if s.OverBudget != tc.over {
+				t.Errorf("OverBudget = %v, want %v", s.OverBudget, tc.over)
+			}
+			if got := s.DeletesAllowed(tc.allow); got != tc.allowed {
+				t.Errorf("DeletesAllowed(%d) = %v, want %v", tc.allow, got, tc.allowed)
+			}
+		})
+	}
+}

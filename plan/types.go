@@ -136,6 +136,12 @@ type Summary struct {
 	DeletesMoved  int   `json:"deletes_moved"`
 	DeletesOrphan int   `json:"deletes_orphan"`
 	DeletesRevert int   `json:"deletes_revert"`
+	// DeleteBudget is the most orphan deletions the plan was allowed when it was made
+	// (orphans.max_delete, plan --max-delete, else 1000); OverBudget says it has more.
+	// Moved sources and reverted copies, whose provenance the journal records, do not
+	// count. Plans of earlier versions have neither.
+	DeleteBudget int  `json:"delete_budget,omitempty"`
+	OverBudget   bool `json:"over_budget,omitempty"`
 	// Kept counts sources already copied and unreferenced, waiting for the grace
 	// period; KeptFirstDue and KeptLastDue say when the first and the last may go.
 	Kept         int        `json:"kept"`
@@ -162,6 +168,20 @@ type Summary struct {
 
 // Changes is the number of writes the plan would make.
 func (s *Summary) Changes() int { return s.Copies + s.Rewrites + s.Deletes }
+
+// SetDeleteBudget records the orphan delete budget in force when the plan is made, and
+// whether the plan's orphan deletions exceed it. A plan over its budget is still
+// written and shown in full; apply refuses it unless DeletesAllowed.
+func (s *Summary) SetDeleteBudget(budget int) {
+	s.DeleteBudget = budget
+	s.OverBudget = s.DeletesOrphan > budget
+}
+
+// DeletesAllowed reports whether apply may run the plan's orphan deletions: within the
+// budget the plan was made with, or within allow (apply --max-delete; 0 when not given).
+func (s *Summary) DeletesAllowed(allow int) bool {
+	return s.DeletesOrphan <= max(s.DeleteBudget, allow)
+}
 
 // RefSummary counts one reference's rows.
 type RefSummary struct {

@@ -18,7 +18,7 @@ import (
 
 var applyCommand = command{
 	name:  "apply",
-	usage: "apply [--config=r2plan.hcl] [--parallelism=N] [--var name=value]... PLANFILE",
+	usage: "apply [--config=r2plan.hcl] [--parallelism=N] [--max-delete=N] [--var name=value]... PLANFILE",
 	short: "Execute exactly the changes of a reviewed plan file: copy, verify, rewrite rows.",
 }
 
@@ -33,6 +33,7 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	shardSpec := fs.String("shard", "", "apply only part `i/n` of the plan (i from 1), so n machines share it")
 	lockTimeout := fs.Duration("lock-timeout", 0, "wait this `long` for another apply to release the lock (default: refuse at once)")
 	rate := fs.Float64("rate", 0, "send at most `N` requests per second to the bucket, retries included (0: no cap)")
+	maxDelete := fs.Int("max-delete", 0, "allow up to `N` orphan deletions, for a plan over the delete budget it was made with")
 	var logOpts logOptions
 	logOpts.register(fs)
 	if code, stop := parseFlags(fs, args); stop {
@@ -85,6 +86,14 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if id := bucketID(cfg); id != hdr.Bucket {
 		return refuse("it is for bucket %s at %s, the configuration names %s at %s", hdr.Bucket.Name, hdr.Bucket.Endpoint, id.Name, id.Endpoint)
+	}
+	if hdr.Summary.DeleteBudget == 0 {
+		// A plan of an earlier version: the budget then was the configuration's.
+		hdr.Summary.SetDeleteBudget(deleteBudget(cfg, 0))
+	}
+	if s := &hdr.Summary; !s.DeletesAllowed(*maxDelete) {
+		return refuse("it deletes %d orphans, more than its delete budget of %d. If that is intended, apply it with --max-delete=%d",
+			s.DeletesOrphan, max(s.DeleteBudget, *maxDelete), s.DeletesOrphan)
 	}
 	db, err := openDatabase(ctx, cfg)
 	if err != nil {

@@ -20,7 +20,7 @@ import (
 
 var planCommand = command{
 	name:  "plan",
-	usage: "plan [--config=r2plan.hcl] [--out=FILE] [--detailed-exitcode] [--var name=value]...",
+	usage: "plan [--config=r2plan.hcl] [--out=FILE] [--detailed-exitcode] [--max-delete=N] [--var name=value]...",
 	short: "List the bucket, scan the references and compute the changes that bring them to the layout.",
 }
 
@@ -32,7 +32,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cf.register(fs)
 	out := fs.String("out", "", "write the plan to `file`, for review and apply")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when the plan has changes (0 when none, 1 on error)")
-	maxDelete := fs.Int("max-delete", 0, "allow up to `N` deletions in this plan (default: the config's orphans.max_delete, else 1000)")
+	maxDelete := fs.Int("max-delete", 0, "allow up to `N` orphan deletions in this plan (default: the config's orphans.max_delete, else 1000); a plan over it is written, exits 2, and apply refuses it")
 	var include, exclude listFlag
 	fs.Var(&include, "target", "plan only keys under this `prefix` (repeatable): a partial plan")
 	fs.Var(&exclude, "exclude", "leave keys under this `prefix` out of the plan (repeatable): a partial plan")
@@ -73,13 +73,8 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	defer p.Close()
-	if budget := deleteBudget(cfg, *maxDelete); p.Header.Summary.Deletes > budget {
-		s := &p.Header.Summary
-		fmt.Fprintf(stderr, "Error: this plan would delete %d objects (%s), more than the delete budget of %d.\n%s\n"+
-			"Nothing was written. If that is intended, plan again with --max-delete=%d (or raise orphans.max_delete).\n",
-			s.Deletes, humanBytes(s.DeleteBytes), budget, deletionLine(s), s.Deletes)
-		return exitError
-	}
+	s := &p.Header.Summary
+	s.SetDeleteBudget(deleteBudget(cfg, *maxDelete))
 	if *out != "" {
 		digest, err := writePlanFile(*out, p)
 		if err != nil {
@@ -93,7 +88,13 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return exitError
 	}
-	if *detailed && p.Header.Summary.Changes() > 0 {
+	if s.OverBudget {
+		// Written and shown in full, so that reviewers see every deletion; apply refuses
+		// it unless its --max-delete covers the orphans.
+		fmt.Fprintf(stderr, "Warning: %s\n", budgetLine(s))
+		return exitChanges
+	}
+	if *detailed && s.Changes() > 0 {
 		return exitChanges
 	}
 	return exitOK

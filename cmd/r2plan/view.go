@@ -47,6 +47,16 @@ func deletionLine(s *plan.Summary) string {
 	return line + "."
 }
 
+// budgetLine says loudly that a plan deletes more orphans than its delete budget.
+func budgetLine(s *plan.Summary) string {
+	if !s.OverBudget {
+		return ""
+	}
+	return fmt.Sprintf("OVER THE DELETE BUDGET: this plan deletes %d orphans, more than the budget of %d "+
+		"(orphans.max_delete or --max-delete). Apply refuses it unless run with --max-delete=%d.",
+		s.DeletesOrphan, s.DeleteBudget, s.DeletesOrphan)
+}
+
 // partialLine says loudly that a plan covers only part of the bucket.
 func partialLine(s *plan.Summary) string {
 	if !s.Partial || s.Scope == nil {
@@ -170,8 +180,10 @@ func (v tableView) render(h *plan.Header, entries func(func(plan.Entry) error) e
 		fmt.Fprintf(w, "Plan %s, made %s by r2plan %s\n", plan.ID(digest), h.CreatedAt.Format("2006-01-02 15:04:05 MST"), h.ToolVersion)
 	}
 	fmt.Fprintf(w, "Bucket %s at %s; %s\n", h.Bucket.Name, h.Bucket.Endpoint, databaseName(h.Database))
-	if line := partialLine(s); line != "" {
-		fmt.Fprintf(w, "\n*** %s ***\n\n", line)
+	for _, line := range []string{partialLine(s), budgetLine(s)} {
+		if line != "" {
+			fmt.Fprintf(w, "\n*** %s ***\n\n", line)
+		}
 	}
 	fmt.Fprintf(w, "Listed %d objects (%s): %d already placed, %d matched by no rule (stay), %d to copy (%s).\n\n",
 		s.Objects, humanBytes(s.Bytes), s.Placed, s.Unmatched, s.Copies, humanBytes(s.CopyBytes))
@@ -257,8 +269,10 @@ func (v tableView) render(h *plan.Header, entries func(func(plan.Entry) error) e
 	for _, f := range findings(s) {
 		fmt.Fprintln(w, "Note: "+f)
 	}
-	if line := partialLine(s); line != "" {
-		fmt.Fprintln(w, line)
+	for _, line := range []string{partialLine(s), budgetLine(s)} {
+		if line != "" {
+			fmt.Fprintln(w, line)
+		}
 	}
 	fmt.Fprintln(w, deletionLine(s))
 	fmt.Fprintln(w, summaryLine(s))

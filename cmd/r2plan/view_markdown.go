@@ -24,8 +24,10 @@ func (v markdownView) render(h *plan.Header, entries func(func(plan.Entry) error
 		h.CreatedAt.Format("2006-01-02 15:04 MST"), mdEscape(h.ToolVersion))
 	fmt.Fprintf(&b, "Listed **%d** objects (%s): %d already placed, %d matched by no rule, **%d to copy** (%s).\n\n",
 		s.Objects, humanBytes(s.Bytes), s.Placed, s.Unmatched, s.Copies, humanBytes(s.CopyBytes))
-	if line := partialLine(s); line != "" {
-		fmt.Fprintf(&b, "> [!WARNING]\n> %s\n\n", line)
+	for _, line := range []string{partialLine(s), budgetLine(s)} {
+		if line != "" {
+			fmt.Fprintf(&b, "> [!WARNING]\n> %s\n\n", line)
+		}
 	}
 	fmt.Fprintf(&b, "**%s**\n\n", deletionLine(s))
 	for _, f := range findings(s) {
