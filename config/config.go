@@ -87,12 +87,13 @@ type Reference struct {
 	DeclRange  hcl.Range
 }
 
-// Orphans says where unreferenced objects may be deleted. Deletion itself is not
-// implemented yet; the block is decoded and validated so configs can carry it.
+// Orphans says where unreferenced objects may be deleted: a plan proposes those in
+// Scope, outside Protect, older than MinAge and named by no row, and marks a plan with
+// more than MaxDelete of them (apply then needs --max-delete).
 type Orphans struct {
 	Scope     []string      // prefixes in which unreferenced objects may be deleted
 	MinAge    time.Duration // objects younger than this are never deleted
 	Protect   []string      // prefixes never touched
-	MaxDelete int           // delete budget per plan; 0 when not set
+	MaxDelete int           // orphan delete budget per plan; 0 when not set (1000)
 	DeclRange hcl.Range
 }

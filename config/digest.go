@@ -55,13 +55,21 @@ type digestOrphans struct {
 	MaxDelete int      `json:"max_delete"`
 }
 
-// Digest is "sha256:<hex>" over the resolved, non-secret content that decides a plan:
-// the bucket's endpoint host, name and public URL; the layout (placed prefixes, the
-// rules in order with their prefix or regex and their target, the grace period); every
-// field of every reference; and the orphans block. Rule names, region, path style,
-// credentials and the database URL are left out: they do not change what a plan does
-// (the plan records the bucket and database identity separately).
+// Digest is "sha256:<hex>" over the resolved, non-secret content that decides a plan
+// (Settings): the bucket's endpoint host, name and public URL; the layout (placed
+// prefixes, the rules in order with their prefix or regex and their target, the grace
+// period); every field of every reference; and the orphans block. Rule names, region,
+// path style, credentials and the database URL are left out: they do not change what a
+// plan does (the plan records the bucket and database identity separately).
 func (c *Config) Digest() string {
+	sum := sha256.Sum256(c.Settings())
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// Settings is the content Digest covers, as the JSON it hashes: no secret is in it. A
+// plan records it, so that apply can say what changed (Changes) rather than show two
+// digests.
+func (c *Config) Settings() json.RawMessage {
 	doc := digestDoc{
 		Version: digestVersion,
 		Bucket: digestBucket{
@@ -99,8 +107,7 @@ func (c *Config) Digest() string {
 	if err != nil {
 		panic("config: digest: " + err.Error()) // strings, ints and pointers always marshal
 	}
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:])
+	return b
 }
 
 // endpointHost is the endpoint's host (an R2 endpoint's host names the account), or

@@ -64,7 +64,7 @@ func charhubWant(env, publicURL string) *Config {
 			{Name: "curated_image", Table: "CuratedImage", PrimaryKey: "id", KeyColumn: "r2Key", URLColumn: "r2Url", Where: `"uploadedToR2" = true`},
 		},
 		Orphans: &Orphans{Scope: []string{""}, MinAge: 720 * time.Hour, Protect: []string{"dev/", "prod/"}},
-		EnvRead: []string{"DATABASE_URL", "NODE_ENV", "R2_ACCESS_KEY_ID", "R2_BUCKET_NAME", "R2_ENDPOINT_URL", "R2_GRACE_PERIOD", "R2_LIST_CONCURRENCY", "R2_PUBLIC_URL", "R2_SECRET_ACCESS_KEY"},
+		EnvRead: []string{"DATABASE_URL", "NODE_ENV", "R2_ACCESS_KEY_ID", "R2_BUCKET_NAME", "R2_ENDPOINT_URL", "R2_GRACE_PERIOD", "R2_LIST_CONCURRENCY", "R2_NO_OVERWRITE", "R2_PUBLIC_URL", "R2_SECRET_ACCESS_KEY"},
 	}
 }
 
@@ -78,6 +78,7 @@ func TestLoadExamples(t *testing.T) {
 		"R2_BUCKET_NAME":  "charhub-media",
 		"R2_ENDPOINT_URL": "https://0123abcd.r2.cloudflarestorage.com",
 		"R2_GRACE_PERIOD": "168h",
+		"R2_NO_OVERWRITE": "auto",
 		"R2_PUBLIC_URL":   "https://media.charhub.app",
 	}
 
@@ -92,6 +93,7 @@ func TestLoadExamples(t *testing.T) {
 		"R2_BUCKET_NAME":  "charhub-media",
 		"R2_ENDPOINT_URL": "https://0123abcd.r2.cloudflarestorage.com",
 		"R2_GRACE_PERIOD": "24h",
+		"R2_NO_OVERWRITE": "auto",
 		"R2_PUBLIC_URL":   "https://cdn.example.com/media/",
 	}
 

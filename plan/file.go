@@ -17,21 +17,32 @@ import (
 
 // FormatVersion is the plan file format: the major changes when an older reader could
 // misread a file, the minor when fields are added.
-const FormatVersion = "1.0"
+const FormatVersion = "1.1"
 
 // Header is the first line of a plan file: where the plan comes from and what it holds.
 type Header struct {
-	Type          string            `json:"type"` // "header"
-	FormatVersion string            `json:"format_version"`
-	ToolVersion   string            `json:"tool_version"`
-	CreatedAt     time.Time         `json:"created_at"`
-	ConfigDigest  string            `json:"config_digest"`
-	Bucket        BucketID          `json:"bucket"`
-	Database      DatabaseID        `json:"database"`
-	Variables     map[string]string `json:"variables,omitempty"`
-	PublicURL     string            `json:"public_url,omitempty"`
-	References    []Reference       `json:"references"`
-	Summary       Summary           `json:"summary"`
+	Type          string    `json:"type"` // "header"
+	FormatVersion string    `json:"format_version"`
+	ToolVersion   string    `json:"tool_version"`
+	CreatedAt     time.Time `json:"created_at"`
+	ConfigDigest  string    `json:"config_digest"`
+	// Config is the configuration file the plan was made from and its settings, so that
+	// apply finds it without --config and says what changed; absent before 1.1.
+	Config     *ConfigRecord     `json:"config,omitempty"`
+	Bucket     BucketID          `json:"bucket"`
+	Database   DatabaseID        `json:"database"`
+	Variables  map[string]string `json:"variables,omitempty"`
+	PublicURL  string            `json:"public_url,omitempty"`
+	References []Reference       `json:"references"`
+	Summary    Summary           `json:"summary"`
+}
+
+// ConfigRecord is where a plan's configuration came from: its path as given to plan
+// (relative to where plan ran, when it was under it) and its resolved, non-secret
+// settings, whose digest is ConfigDigest.
+type ConfigRecord struct {
+	Path     string          `json:"path"`
+	Settings json.RawMessage `json:"settings"`
 }
 
 // BucketID names a bucket without credentials.

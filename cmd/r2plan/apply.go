@@ -62,6 +62,12 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitError
 	}
 	defer f.Close()
+	if !cf.given(fs) && hdr.Config != nil && hdr.Config.Path != "" {
+		// The plan names the configuration it was made from: 'r2plan apply PLAN' needs
+		// nothing else.
+		cf.path = recordedConfig(hdr.Config.Path, fs.Arg(0))
+		fmt.Fprintf(stdout, "Using the configuration the plan was made from: %s\n", cf.path)
+	}
 	cfg, ok := cf.load(stderr)
 	if !ok {
 		return exitError
@@ -82,7 +88,14 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 	// Everything that could make this the wrong plan is checked before the first write.
 	if d := cfg.Digest(); d != hdr.ConfigDigest {
-		return refuse("it was made from another configuration (config digest %s, this one is %s)", hdr.ConfigDigest, d)
+		var changes []string
+		if hdr.Config != nil {
+			changes = cfg.Changes(hdr.Config.Settings, hdr.Variables)
+		}
+		if len(changes) == 0 {
+			return refuse("it was made from another configuration (config digest %s, this one is %s)", hdr.ConfigDigest, d)
+		}
+		return refuse("the configuration %s is not the one it was made from:\n  %s", cfg.Filename, strings.Join(changes, "\n  "))
 	}
 	if id := bucketID(cfg); id != hdr.Bucket {
 		return refuse("it is for bucket %s at %s, the configuration names %s at %s", hdr.Bucket.Name, hdr.Bucket.Endpoint, id.Name, id.Endpoint)

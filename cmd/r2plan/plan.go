@@ -151,6 +151,7 @@ func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, revert
 	p.Header.ToolVersion = version
 	p.Header.CreatedAt = time.Now().UTC().Truncate(time.Second)
 	p.Header.ConfigDigest = cfg.Digest()
+	p.Header.Config = configRecord(cfg)
 	p.Header.Bucket = bucketID(cfg)
 	p.Header.Database = databaseID(db)
 	p.Header.Variables = cfg.Vars

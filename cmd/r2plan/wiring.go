@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,9 +29,52 @@ type configFlags struct {
 }
 
 func (c *configFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.path, "config", "r2plan.hcl", "the configuration `file` (apply: the one the plan was made with; its digest must match)")
+	fs.StringVar(&c.path, "config", "r2plan.hcl", "the configuration `file` (apply: by default the one the plan records; its settings must match)")
 	c.vars = varsFlag{}
 	fs.Var(c.vars, "var", "set a variable that env() and var.NAME read (`name=value`, repeatable)")
+}
+
+// given reports whether --config was set on the command line.
+func (c *configFlags) given(fs *flag.FlagSet) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "config" })
+	return set
+}
+
+// recordedConfig is where apply finds the configuration a plan recorded: the path as
+// plan was given it, from here, or else beside the plan file (a plan downloaded into
+// another directory of the same checkout).
+func recordedConfig(recorded, planPath string) string {
+	p := filepath.FromSlash(recorded)
+	if filepath.IsAbs(p) {
+		return p
+	}
+	if _, err := os.Stat(p); err != nil {
+		if beside := filepath.Join(filepath.Dir(planPath), p); fileExists(beside) {
+			return beside
+		}
+	}
+	return p
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// configRecord is what a plan records of its configuration: the path relative to the
+// working directory where it lies under it (an absolute path would name a machine's
+// home), and the resolved, non-secret settings.
+func configRecord(cfg *config.Config) *plan.ConfigRecord {
+	path := cfg.Filename
+	if abs, err := filepath.Abs(path); err == nil {
+		if wd, err := os.Getwd(); err == nil {
+			if rel, err := filepath.Rel(wd, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				path = rel
+			}
+		}
+	}
+	return &plan.ConfigRecord{Path: filepath.ToSlash(path), Settings: cfg.Settings()}
 }
 
 // load loads and validates the config, printing its diagnostics.
