@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -526,9 +529,98 @@ func TestLock(t *testing.T) {
 		if _, err := Acquire(ctx, db, "planC", "all", time.Minute); !errors.As(err, &le) || le.Holder.Holder != "carol" {
 			t.Errorf("a live holder elsewhere: %v, want LockedError naming carol", err)
 		}
-		broken, err := Break(ctx, db)
-		if err != nil || len(broken) != 1 || broken[0].Holder != "carol" {
+		holders, err := Holders(ctx, db)
+		if err != nil || len(holders) != 1 || holders[0].Holder != "carol" {
+			t.Fatalf("Holders = %v, %v", holders, err)
+		}
+		broken, err := Break(ctx, db, holders[0].ID, time.Minute, true)
+		if err != nil || broken.Holder != "carol" {
 			t.Errorf("Break = %v, %v", broken, err)
+		}
+	})
+}
+
+// deadPID returns the id of a process of this host that has exited.
+func deadPID(t *testing.T) int {
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd.Process.Pid
+}
+
+func TestBreak(t *testing.T) {
+	host, _ := os.Hostname()
+	now := time.Now()
+	old := now.Add(-time.Hour).Unix()
+	tests := map[string]struct {
+		holder  LockInfo
+		force   bool
+		refused string // the reason Break gives, or "" if it removes the lock
+	}{
+		"alive on this host":                {holder: LockInfo{Host: host, PID: os.Getpid(), Heartbeat: now.Unix()}, refused: "is running on this host"},
+		"alive on this host, silent":        {holder: LockInfo{Host: host, PID: os.Getpid(), Heartbeat: old}, refused: "is running on this host"},
+		"alive on this host, another user":  {holder: LockInfo{Host: host, PID: 1, Heartbeat: old}, refused: "(pid 1) is running on this host"},
+		"dead on this host":                 {holder: LockInfo{Host: host, PID: deadPID(t), Heartbeat: now.Unix()}},
+		"seen elsewhere within the ttl":     {holder: LockInfo{Host: "elsewhere", PID: 1, Heartbeat: now.Unix()}, refused: "less than 1m0s ago"},
+		"silent elsewhere beyond the ttl":   {holder: LockInfo{Host: "elsewhere", PID: 1, Heartbeat: old}},
+		"alive on this host, forced":        {holder: LockInfo{Host: host, PID: os.Getpid(), Heartbeat: now.Unix()}, force: true},
+		"seen elsewhere within ttl, forced": {holder: LockInfo{Host: "elsewhere", PID: 1, Heartbeat: now.Unix()}, force: true},
+	}
+	forEachDB(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := t.Context()
+		if _, err := Break(ctx, db, 1, time.Minute, false); !errors.As(err, new(*UnknownLockError)) {
+			t.Errorf("Break before any lock table = %v, want UnknownLockError", err)
+		}
+		if err := ensureTables(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+		for name, tc := range tests {
+			t.Run(name, func(t *testing.T) {
+				h := tc.holder
+				h.PlanID, h.Shard, h.Holder, h.StartedAt = "p", "all", "dave", now.UTC()
+				if _, err := db.Bun().NewInsert().Model(&h).Returning("id").Exec(ctx); err != nil {
+					t.Fatal(err)
+				}
+				got, err := Break(ctx, db, h.ID, time.Minute, tc.force)
+				var le *LiveError
+				switch {
+				case tc.refused != "" && !errors.As(err, &le):
+					t.Fatalf("Break = %v, want LiveError", err)
+				case tc.refused != "" && !strings.Contains(err.Error(), tc.refused):
+					t.Errorf("Break = %v, want it to say %q", err, tc.refused)
+				case tc.refused == "" && err != nil:
+					t.Fatalf("Break = %v", err)
+				case got.ID != h.ID || got.Holder != "dave":
+					t.Errorf("Break returned %+v, want the holder %d", got, h.ID)
+				}
+				left, err := Holders(ctx, db)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if kept := slices.ContainsFunc(left, func(l LockInfo) bool { return l.ID == h.ID }); kept != (tc.refused != "") {
+					t.Errorf("lock kept = %v, want %v", kept, tc.refused != "")
+				}
+				db.Bun().NewDelete().Model((*LockInfo)(nil)).Where("id = ?", h.ID).Exec(ctx)
+			})
+		}
+		if _, err := Break(ctx, db, 4242, time.Minute, true); !errors.As(err, new(*UnknownLockError)) {
+			t.Errorf("Break of an unknown id = %v, want UnknownLockError", err)
+		}
+
+		// A live apply whose lock is forced away releases quietly.
+		l, err := Acquire(ctx, db, "planF", "all", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Break(ctx, db, l.id, time.Minute, false); !errors.As(err, new(*LiveError)) {
+			t.Errorf("Break of this process's lock = %v, want LiveError", err)
+		}
+		if _, err := Break(ctx, db, l.id, time.Minute, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Release(ctx); err != nil {
+			t.Errorf("Release after a forced unlock = %v, want nil", err)
 		}
 	})
 }

@@ -225,7 +225,7 @@ func acquireLock(ctx context.Context, db *sqldb.DB, planID, shard string, timeou
 			return lock, err
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("%w\nWait for it with --lock-timeout=10m; if that apply is dead on another machine, break the lock with 'r2plan unlock'", err)
+			return nil, fmt.Errorf("%w\nWait for it with --lock-timeout=10m; if that apply is dead, break its lock with 'r2plan unlock %d'", err, le.Holder.ID)
 		}
 		if !said {
 			fmt.Fprintf(stderr, "Waiting for the lock: %v\n", err)

@@ -73,6 +73,10 @@ func TestRunExitCodes(t *testing.T) {
 		{"plan with changes, detailed", []string{"plan", "--config", cfg, "--detailed-exitcode", "--out", filepath.Join(dir, "p")}, 2, "Plan: 1 to copy"},
 		{"apply", []string{"apply", "--config", cfg, filepath.Join(dir, "p")}, 0, "Apply complete."},
 		{"plan after apply, detailed", []string{"plan", "--config", cfg, "--detailed-exitcode"}, 0, "No changes."},
+		{"unlock, none held", []string{"unlock", "--config", cfg}, 0, "No apply holds the lock."},
+		{"unlock, unknown id", []string{"unlock", "--config", cfg, "7"}, 1, "no apply holds a lock with id 7"},
+		{"unlock, extra arguments", []string{"unlock", "--config", cfg, "7", "8"}, 1, "unlock takes one LOCK_ID, got 2"},
+		{"unlock, not an id", []string{"unlock", "--config", cfg, "all"}, 1, "LOCK_ID must be a lock's number"},
 	}
 	for _, s := range steps {
 		if s.want < 0 {

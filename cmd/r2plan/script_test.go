@@ -84,6 +84,8 @@ func TestScript(t *testing.T) {
 			"sql":           cmdSQL,
 			"unresolved":    cmdUnresolved,
 			"workflow-step": cmdWorkflowStep,
+			"pg-role":       cmdPGRole,
+			"readme-sql":    cmdReadmeSQL,
 			"sleep": func(ts *testscript.TestScript, neg bool, args []string) {
 				d, err := time.ParseDuration(args[0])
 				ts.Check(err)
@@ -248,7 +250,7 @@ func cmdSQL(ts *testscript.TestScript, neg bool, args []string) {
 	defer db.Close()
 	if args[1] != "-q" {
 		for _, stmt := range strings.Split(ts.ReadFile(args[1]), ";\n") {
-			if strings.TrimSpace(stmt) == "" {
+			if onlyComments(stmt) {
 				continue
 			}
 			_, err := db.Bun().ExecContext(ctx, stmt)
@@ -288,6 +290,16 @@ func cmdSQL(ts *testscript.TestScript, neg bool, args []string) {
 		fmt.Fprintln(ts.Stdout(), strings.Join(out, "\t"))
 	}
 	ts.Check(rows.Err())
+}
+
+// onlyComments reports whether a SQL chunk holds nothing but blank and -- lines.
+func onlyComments(stmt string) bool {
+	for line := range strings.Lines(stmt) {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "--") {
+			return false
+		}
+	}
+	return true
 }
 
 // unresolved URL prints, sorted, every reference of the charhub schema at URL that does
@@ -352,4 +364,41 @@ func cmdUnresolved(ts *testscript.TestScript, neg bool, args []string) {
 	for _, s := range bad {
 		fmt.Fprintln(ts.Stdout(), s)
 	}
+}
+
+// pg-role NAME VAR creates a PostgreSQL login role NAME with no rights beyond PUBLIC's
+// (roles are the server's: one script only may use a name) and sets VAR to the URL of
+// the script's database for it.
+func cmdPGRole(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: pg-role NAME VAR")
+	}
+	u, err := pgsrv.CreateRole(context.Background(), args[0], ts.Getenv("PG_URL"))
+	ts.Check(err)
+	ts.Setenv(args[1], u)
+}
+
+// readme-sql FILE writes to FILE the README's SQL block that creates r2plan's tables
+// (the one that starts with a comment naming r2plan_journal and r2plan_lock), so
+// that the scripts run exactly what the README tells a database owner to run.
+func cmdReadmeSQL(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: readme-sql FILE")
+	}
+	readme, err := os.ReadFile("../../README.md")
+	ts.Check(err)
+	block, err := readmeSchemaSQL(string(readme))
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(block), 0o644))
+}
+
+// readmeSchemaSQL returns the README's SQL block that creates r2plan's tables.
+func readmeSchemaSQL(readme string) (string, error) {
+	for _, part := range strings.Split(readme, "```sql\n")[1:] {
+		block, _, ok := strings.Cut(part, "```")
+		if ok && strings.Contains(block, `CREATE TABLE IF NOT EXISTS "r2plan_lock"`) {
+			return block, nil
+		}
+	}
+	return "", fmt.Errorf("README.md has no SQL block that creates r2plan_lock")
 }

@@ -2,16 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/r2plan/r2plan/state"
 )
 
 var unlockCommand = command{
 	name:  "unlock",
-	usage: "unlock [--config=r2plan.hcl] [--var name=value]...",
-	short: "Break the apply lock of a dead apply (one on this machine that was killed is detected by itself).",
+	usage: "unlock [--config=r2plan.hcl] [--var name=value]... [--force] [LOCK_ID]",
+	short: "Break the apply lock LOCK_ID of a dead apply; without LOCK_ID, list the holders.",
 }
 
 func init() { unlockCommand.run = runUnlock }
@@ -20,8 +22,30 @@ func runUnlock(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := newFlags(unlockCommand, stderr)
 	var cf configFlags
 	cf.register(fs)
-	if code, stop := parseFlags(fs, args); stop {
-		return code
+	force := fs.Bool("force", false, "break the lock even if its apply may be alive (it keeps running, unlocked)")
+	// Flags may follow LOCK_ID too: "unlock 3 --force".
+	var ids []string
+	for {
+		if code, stop := parseFlags(fs, args); stop {
+			return code
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		ids, args = append(ids, fs.Arg(0)), fs.Args()[1:]
+	}
+	var id int64
+	switch len(ids) {
+	case 0:
+	case 1:
+		var err error
+		if id, err = strconv.ParseInt(ids[0], 10, 64); err != nil || id <= 0 {
+			fmt.Fprintf(stderr, "Error: LOCK_ID must be a lock's number, as 'r2plan unlock' lists them, not %q\n", ids[0])
+			return exitError
+		}
+	default:
+		fmt.Fprintf(stderr, "Error: unlock takes one LOCK_ID, got %d arguments: %q\nUsage: r2plan %s\n", len(ids), ids, unlockCommand.usage)
+		return exitError
 	}
 	cfg, ok := cf.load(stderr)
 	if !ok {
@@ -34,17 +58,41 @@ func runUnlock(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitError
 	}
 	defer db.Close()
-	holders, err := state.Break(ctx, db)
-	if err != nil {
+
+	if id == 0 {
+		holders, err := state.Holders(ctx, db)
+		if err != nil {
+			fmt.Fprintf(stderr, "Error: %v\n", err)
+			return exitError
+		}
+		if len(holders) == 0 {
+			fmt.Fprintln(stdout, "No apply holds the lock.")
+			return exitOK
+		}
+		for _, h := range holders {
+			status := "silent: breakable"
+			if live, why := h.Live(lockTTL); live {
+				status = "may be alive: " + why
+			}
+			fmt.Fprintf(stdout, "Lock %d: %s (%s).\n", h.ID, h.String(), status)
+		}
+		fmt.Fprintln(stderr, "Error: name the lock to break: r2plan unlock LOCK_ID")
+		return exitError
+	}
+
+	h, err := state.Break(ctx, db, id, lockTTL, *force)
+	var le *state.LiveError
+	switch {
+	case errors.As(err, &le):
+		fmt.Fprintf(stderr, "Error: %v\nIt was not removed. If that apply is dead, wait until it has been silent for %s, or run 'r2plan unlock --force %d'.\n", err, lockTTL, id)
+		return exitError
+	case err != nil:
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return exitError
 	}
-	if len(holders) == 0 {
-		fmt.Fprintln(stdout, "No apply holds the lock.")
-		return exitOK
+	if live, why := h.Live(lockTTL); live {
+		fmt.Fprintf(stderr, "Warning: forced: the lock of %s was removed although %s. If it is alive it keeps applying, and another apply may now start beside it.\n", h.String(), why)
 	}
-	for _, h := range holders {
-		fmt.Fprintf(stdout, "Removed the lock of %s.\n", h.String())
-	}
+	fmt.Fprintf(stdout, "Removed lock %d of %s.\n", h.ID, h.String())
 	return exitOK
 }

@@ -211,12 +211,22 @@ func testHook() func(string) {
 	if h := signalAt(os.Getenv("R2PLAN_TEST_INTERRUPT"), syscall.SIGINT); h != nil {
 		return h
 	}
-	// R2PLAN_TEST_PAUSE=point:n holds the run for three seconds there (lock tests).
+	// R2PLAN_TEST_PAUSE=point:n[:duration] holds the run there for the duration, three
+	// seconds by default (lock tests).
 	return signalAt(os.Getenv("R2PLAN_TEST_PAUSE"), 0)
 }
 
 func signalAt(spec string, sig syscall.Signal) func(string) {
-	point, nstr, ok := strings.Cut(spec, ":")
+	point, rest, ok := strings.Cut(spec, ":")
+	nstr, dstr, timed := strings.Cut(rest, ":")
+	pause := 3 * time.Second
+	if timed {
+		d, err := time.ParseDuration(dstr)
+		if err != nil || sig != 0 {
+			return nil
+		}
+		pause = d
+	}
 	n, err := strconv.Atoi(nstr)
 	if !ok || err != nil || n <= 0 {
 		return nil
@@ -232,7 +242,7 @@ func signalAt(spec string, sig syscall.Signal) func(string) {
 		c := count
 		mu.Unlock()
 		if c == n && sig == 0 {
-			time.Sleep(3 * time.Second)
+			time.Sleep(pause)
 		} else if c == n {
 			syscall.Kill(os.Getpid(), sig)
 			if sig == syscall.SIGKILL {

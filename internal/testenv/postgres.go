@@ -363,6 +363,33 @@ func (p *Postgres) CreateDatabase(ctx context.Context, name string) (string, err
 	return p.databaseURL(name), nil
 }
 
+var pgRoleName = pgDatabaseName
+
+// CreateRole makes a login role with no rights beyond PUBLIC's, for tests of what a
+// restricted role can do, and returns the URL of database (a URL CreateDatabase
+// returned) for it. name must be a plain identifier.
+func (p *Postgres) CreateRole(ctx context.Context, name, databaseURL string) (string, error) {
+	if !pgRoleName.MatchString(name) {
+		return "", fmt.Errorf("postgres: create role %q: name must match %s", name, pgRoleName)
+	}
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		return "", fmt.Errorf("postgres: create role %q: bad database URL", name)
+	}
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	password := "r2pw-" + hex.EncodeToString(b)
+	q := fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD %s", pgQuoteIdent(name), pgQuoteLiteral(password))
+	if _, err := p.super.ExecContext(ctx, q); err != nil {
+		// The statement holds the password: name only what failed.
+		return "", fmt.Errorf("postgres: create role %q: %w", name, err)
+	}
+	u.User = url.UserPassword(name, password)
+	return u.String(), nil
+}
+
 func (p *Postgres) databaseURL(name string) string {
 	u := url.URL{
 		Scheme:   "postgres",
