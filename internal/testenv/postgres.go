@@ -20,7 +20,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/uptrace/bun/driver/pgdriver"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // Postgres is a throwaway PostgreSQL server started by StartPostgres. It listens on
@@ -293,14 +294,16 @@ func (p *Postgres) startOn(ctx context.Context, bin, cwd string, cred *syscall.C
 		close(p.exited)
 	}()
 
-	p.super = sql.OpenDB(pgdriver.NewConnector(
-		pgdriver.WithNetwork("unix"),
-		pgdriver.WithAddr(filepath.Join(p.sockDir, fmt.Sprintf(".s.PGSQL.%d", port))),
-		pgdriver.WithUser(pgSuper),
-		pgdriver.WithDatabase("postgres"),
-		pgdriver.WithInsecure(true),
-		pgdriver.WithTimeout(0),
-	))
+	// The settings that matter spelled out, and no runtime parameters, so that no PG*
+	// variable of the environment (a test may set some) applies.
+	superCfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s dbname=postgres sslmode=disable target_session_attrs=any",
+		p.sockDir, port, pgSuper))
+	if err != nil {
+		p.kill()
+		return fmt.Errorf("postgres: superuser connection: %w", err)
+	}
+	superCfg.RuntimeParams = map[string]string{}
+	p.super = stdlib.OpenDB(*superCfg)
 
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()

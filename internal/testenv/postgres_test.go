@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/uptrace/bun/driver/pgdriver"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 )
 
 func TestStartPostgres(t *testing.T) {
@@ -29,7 +29,7 @@ func TestStartPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, u := range []string{pg.URL, other} {
-		db := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(u)))
+		db := mustOpen(t, u)
 		var name, user string
 		if err := db.QueryRowContext(ctx, "SELECT current_database(), current_user").Scan(&name, &user); err != nil {
 			t.Fatal(err)
@@ -45,7 +45,7 @@ func TestStartPostgres(t *testing.T) {
 
 	// The wrong password is refused: TCP really uses password authentication.
 	bad := strings.Replace(pg.URL, pg.Password, "wrong", 1)
-	db := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(bad)))
+	db := mustOpen(t, bad)
 	defer db.Close()
 	if err := db.PingContext(ctx); err == nil {
 		t.Error("ping with a wrong password succeeded")
@@ -57,4 +57,13 @@ func TestStartPostgres(t *testing.T) {
 	if err := pg.Stop(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func mustOpen(t *testing.T, u string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("pgx", u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
