@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"database/sql"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -66,4 +67,29 @@ func mustOpen(t *testing.T, u string) *sql.DB {
 		t.Fatal(err)
 	}
 	return db
+}
+
+func TestStartPostgresTLS(t *testing.T) {
+	ctx := context.Background()
+	pg, err := StartPostgresTLS(ctx, t.TempDir(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Stop() })
+	if pg.CAFile == "" {
+		t.Fatal("no CAFile")
+	}
+	for mode, wantSSL := range map[string]bool{"disable": false, "verify-full&sslrootcert=" + url.QueryEscape(pg.CAFile): true} {
+		u := strings.Replace(pg.URL, "sslmode=disable", "sslmode="+mode, 1)
+		db := mustOpen(t, u)
+		var ssl bool
+		err := db.QueryRowContext(ctx, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").Scan(&ssl)
+		db.Close()
+		if err != nil {
+			t.Fatalf("sslmode=%s: %v", mode, err)
+		}
+		if ssl != wantSSL {
+			t.Errorf("sslmode=%s: ssl = %v, want %v", mode, ssl, wantSSL)
+		}
+	}
 }
