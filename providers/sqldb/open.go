@@ -56,7 +56,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	}
 	if err := db.bun.PingContext(ctx); err != nil {
 		db.bun.Close()
-		return nil, fmt.Errorf("open database %s: %w", db.id, scrub(err, rawURL))
+		return nil, fmt.Errorf("open database %s: %w", db.id, scrub(tlsHint(err), rawURL))
 	}
 	if db.schema != "" {
 		if err := db.checkSchema(ctx); err != nil {

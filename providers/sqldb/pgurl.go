@@ -1,6 +1,7 @@
 package sqldb
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -158,5 +159,19 @@ func parseError(err error) error {
 			msg = after
 		}
 	}
-	return &scrubbed{msg: "invalid postgres URL: " + msg, err: err}
+	return &scrubbed{msg: "postgres URL: " + msg, err: err}
+}
+
+// tlsHint adds to a connection error what to check when the server's certificate did
+// not verify.
+func tlsHint(err error) error {
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	switch {
+	case errors.As(err, &unknown):
+		return fmt.Errorf("%w (sslmode verify-ca, verify-full or sslaccept=strict: is the server's certificate signed by the CA of sslrootcert?)", err)
+	case errors.As(err, &host):
+		return fmt.Errorf("%w (sslmode=verify-full: the URL's host must be a name the server's certificate holds)", err)
+	}
+	return err
 }
