@@ -624,3 +624,53 @@ func TestBreak(t *testing.T) {
 		}
 	})
 }
+
+// TestJournalInURLSchema: with a PostgreSQL URL's schema=, r2plan's own tables land in
+// that schema, the journal and lock work there, and public stays untouched.
+func TestJournalInURLSchema(t *testing.T) {
+	ctx := t.Context()
+	u, err := pg.CreateDatabase(ctx, fmt.Sprintf("state_%d", seq.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup, err := sqldb.Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer setup.Close()
+	if _, err := setup.Bun().ExecContext(ctx, `CREATE SCHEMA "App"; CREATE TABLE "App"."CharacterImage" ("id" text PRIMARY KEY, "characterId" text, "url" text, "key" text);
+		INSERT INTO "App"."CharacterImage" VALUES ('a', 'c', 'u', 'old-a')`); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqldb.Open(ctx, u+"&schema=App&connection_limit=4&pool_timeout=10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	j, err := Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := Acquire(ctx, db, "plan1", "all", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(ctx)
+	res, err := j.Rewrite(ctx, "plan1", imageRef, []plan.Rewrite{{Key: "old-a", Target: "new-a", Reference: "image", PK: "a", Column: "key", Old: "old-a", New: "new-a"}})
+	if err != nil || res.Swapped != 1 {
+		t.Fatalf("Rewrite = %+v, %v", res, err)
+	}
+	for table, want := range map[string]bool{
+		`"App".r2plan_journal`: true, `"App".r2plan_lock`: true,
+		`public.r2plan_journal`: false, `public.r2plan_lock`: false,
+	} {
+		var ok bool
+		if err := setup.Bun().DB.QueryRowContext(ctx, `SELECT to_regclass($1) IS NOT NULL`, table).Scan(&ok); err != nil || ok != want {
+			t.Errorf("%s exists = %v (%v), want %v", table, ok, err, want)
+		}
+	}
+	entries, err := PlanEntries(ctx, db, "plan1")
+	if err != nil || len(entries) == 0 {
+		t.Errorf("PlanEntries = %v, %v", entries, err)
+	}
+}

@@ -121,6 +121,12 @@ func setupScript(env *testscript.Env) error {
 	if err != nil {
 		return err
 	}
+	prisma, err := url.Parse(pgURL)
+	if err != nil {
+		return err
+	}
+	// As a Prisma .env holds it: its scheme, its parameters, no sslmode.
+	prisma.Scheme, prisma.RawQuery = "postgresql", "schema=public&connection_limit=5&pool_timeout=10"
 	examples, err := filepath.Abs("../../examples")
 	if err != nil {
 		return err
@@ -135,6 +141,7 @@ func setupScript(env *testscript.Env) error {
 		"R2_ACCESS_KEY_ID":      s3srv.AccessKey,
 		"R2_SECRET_ACCESS_KEY":  s3srv.SecretKey,
 		"PG_URL":                pgURL,
+		"PRISMA_DATABASE_URL":   prisma.String(),
 		"PG_PASSWORD":           pgsrv.Password,
 		"PG_URL_WRONG_PASSWORD": strings.Replace(pgURL, ":"+pgsrv.Password+"@", ":wrong-password-0000@", 1),
 		"SQLITE_URL":            "sqlite:" + filepath.Join(env.WorkDir, "app.db"),

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/uptrace/bun/driver/pgdriver"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"golang.org/x/sync/errgroup"
 
 	"github.com/r2plan/r2plan/internal/faultproxy"
@@ -66,7 +66,7 @@ func newWorld(t *testing.T, scenario string, n int, o faultproxy.Options) *world
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.db = sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(w.dbURL)))
+	w.db = openDB(w.dbURL)
 	t.Cleanup(func() { w.db.Close() })
 	w.seed(ctx, n)
 
@@ -576,4 +576,12 @@ func cleanSnapshot(t *testing.T, n int) []string {
 	return clean.snap[n]
 }
 
-func openDB(u string) *sql.DB { return sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(u))) }
+// openDB opens u with pgx's database/sql driver; sql.Open only fails for an unknown
+// driver name, and a bad URL fails at the first query.
+func openDB(u string) *sql.DB {
+	db, err := sql.Open("pgx", u)
+	if err != nil {
+		panic(err)
+	}
+	return db
+}

@@ -20,7 +20,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/uptrace/bun/driver/pgdriver"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // Postgres is a throwaway PostgreSQL server started by StartPostgres. It listens on
@@ -29,6 +30,11 @@ import (
 type Postgres struct {
 	URL      string // postgres://r2plan:PASSWORD@127.0.0.1:PORT/r2plan?sslmode=disable
 	Password string
+	// CAFile is the PEM file of the CA that signed the server's certificate (for
+	// 127.0.0.1, ::1 and localhost) if the server was started with TLS, else "".
+	CAFile string
+
+	tls bool // serve TLS (ssl=on) on TCP as well as plain connections
 
 	port    int
 	dataDir string
@@ -63,6 +69,16 @@ const (
 //
 // The server dies with the calling process (Pdeathsig); call Stop to shut it down.
 func StartPostgres(ctx context.Context, dir, password string) (*Postgres, error) {
+	return startPostgres(ctx, dir, password, false)
+}
+
+// StartPostgresTLS is StartPostgres with TLS on: a fresh CA (CAFile, under dir) signs
+// the server's certificate. Clients may still connect without TLS.
+func StartPostgresTLS(ctx context.Context, dir, password string) (*Postgres, error) {
+	return startPostgres(ctx, dir, password, true)
+}
+
+func startPostgres(ctx context.Context, dir, password string, withTLS bool) (*Postgres, error) {
 	bin, err := PGBinDir()
 	if err != nil {
 		return nil, err
@@ -87,7 +103,7 @@ func StartPostgres(ctx context.Context, dir, password string) (*Postgres, error)
 		return nil, err
 	}
 
-	p := &Postgres{Password: password, logPath: filepath.Join(dir, "postgres.log")}
+	p := &Postgres{Password: password, logPath: filepath.Join(dir, "postgres.log"), tls: withTLS}
 	base := dir
 	if cred != nil || len(dir) > 80 {
 		if err := os.Chmod(dir, 0o755); err != nil {
@@ -115,6 +131,14 @@ func StartPostgres(ctx context.Context, dir, password string) (*Postgres, error)
 	if err := p.initdb(ctx, bin, base, cred); err != nil {
 		p.removeCleanup()
 		return nil, err
+	}
+	if withTLS {
+		// The server's key and certificate in its data directory, the CA beside the log.
+		p.CAFile, _, _, err = WriteTestCA(dir, p.dataDir, cred)
+		if err != nil {
+			p.removeCleanup()
+			return nil, fmt.Errorf("postgres: TLS certificates: %w", err)
+		}
 	}
 
 	p.bin, p.base, p.cred = bin, base, cred
@@ -266,7 +290,7 @@ func (p *Postgres) startOn(ctx context.Context, bin, cwd string, cred *syscall.C
 		return err
 	}
 	// Not CommandContext: the server outlives ctx, which only bounds the start.
-	cmd := exec.Command(filepath.Join(bin, "postgres"),
+	args := []string{
 		"-D", p.dataDir,
 		"-k", p.sockDir,
 		"-h", "127.0.0.1",
@@ -275,7 +299,14 @@ func (p *Postgres) startOn(ctx context.Context, bin, cwd string, cred *syscall.C
 		"-c", "full_page_writes=off",
 		"-c", "synchronous_commit=off",
 		"-c", "max_connections=200",
-	)
+	}
+	if p.tls {
+		args = append(args,
+			"-c", "ssl=on",
+			"-c", "ssl_cert_file="+filepath.Join(p.dataDir, "server.crt"),
+			"-c", "ssl_key_file="+filepath.Join(p.dataDir, "server.key"))
+	}
+	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
 	cmd.Dir = cwd
 	cmd.Env = append(os.Environ(), "LC_ALL=C", "LANG=C")
 	cmd.Stdout = logf
@@ -293,14 +324,16 @@ func (p *Postgres) startOn(ctx context.Context, bin, cwd string, cred *syscall.C
 		close(p.exited)
 	}()
 
-	p.super = sql.OpenDB(pgdriver.NewConnector(
-		pgdriver.WithNetwork("unix"),
-		pgdriver.WithAddr(filepath.Join(p.sockDir, fmt.Sprintf(".s.PGSQL.%d", port))),
-		pgdriver.WithUser(pgSuper),
-		pgdriver.WithDatabase("postgres"),
-		pgdriver.WithInsecure(true),
-		pgdriver.WithTimeout(0),
-	))
+	// The settings that matter spelled out, and no runtime parameters, so that no PG*
+	// variable of the environment (a test may set some) applies.
+	superCfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s dbname=postgres sslmode=disable target_session_attrs=any",
+		p.sockDir, port, pgSuper))
+	if err != nil {
+		p.kill()
+		return fmt.Errorf("postgres: superuser connection: %w", err)
+	}
+	superCfg.RuntimeParams = map[string]string{}
+	p.super = stdlib.OpenDB(*superCfg)
 
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -458,6 +491,13 @@ func (p *Postgres) TerminateBackends(ctx context.Context, database string) (int,
 	}
 	return n, nil
 }
+
+// Port is the TCP port the server listens on, at 127.0.0.1.
+func (p *Postgres) Port() int { return p.port }
+
+// SocketDir is the directory of the server's unix socket. Connections over it are
+// trusted: any role gets in without a password.
+func (p *Postgres) SocketDir() string { return p.sockDir }
 
 // LogPath is the file that holds the server's log.
 func (p *Postgres) LogPath() string { return p.logPath }

@@ -65,7 +65,6 @@ func (a *args) add(v any) string {
 // own QueryContext formats arguments into the SQL text, and r2plan binds them.
 type conn interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }
 
 func rawConn(idb bun.IDB) (conn, error) {
@@ -84,29 +83,13 @@ func rawConn(idb bun.IDB) (conn, error) {
 	return nil, fmt.Errorf("unsupported bun.IDB %T", idb)
 }
 
-// query runs q with its arguments bound and calls fn for each row.
-//
-// pgdriver binds parameters on the server only for prepared statements (its plain
-// QueryContext formats them into the text), so on PostgreSQL a query with arguments
-// is prepared, run and closed. On SQLite the driver always binds.
+// query runs q with its arguments bound and calls fn for each row. pgx binds them on
+// the server (or, with pgbouncer=true, quotes them into the text itself); the SQLite
+// driver always binds.
 func query(ctx context.Context, c conn, dialect, q string, a []any, fn func(*sql.Rows) error) error {
-	var rows *sql.Rows
-	var err error
-	if dialect == Postgres && len(a) > 0 {
-		stmt, err := c.PrepareContext(ctx, q)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		rows, err = stmt.QueryContext(ctx, a...)
-		if err != nil {
-			return err
-		}
-	} else {
-		rows, err = c.QueryContext(ctx, q, a...)
-		if err != nil {
-			return err
-		}
+	rows, err := c.QueryContext(ctx, q, a...)
+	if err != nil {
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {

@@ -2,6 +2,7 @@ package sqldb
 
 import (
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 )
@@ -71,7 +72,8 @@ func secretParam(key string) bool {
 }
 
 // secrets returns the secret strings in a URL (password, secret parameters), raw and
-// unescaped, so an error can be scrubbed of them.
+// unescaped, and the PGPASSWORD and PGSSLPASSWORD the driver falls back on, so an error
+// can be scrubbed of them.
 func secrets(rawURL string) []string {
 	var out []string
 	add := func(s string) {
@@ -87,6 +89,10 @@ func secrets(rawURL string) []string {
 	}
 	if m := userinfoPassword.FindStringSubmatch(rawURL); m != nil {
 		add(m[1])
+	}
+	if strings.HasPrefix(rawURL, "postgres") {
+		add(os.Getenv("PGPASSWORD"))
+		add(os.Getenv("PGSSLPASSWORD"))
 	}
 	if _, query, ok := strings.Cut(rawURL, "?"); ok {
 		for p := range strings.SplitSeq(query, "&") {

@@ -5,15 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"path/filepath"
 	"strings"
 
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
-	"github.com/uptrace/bun/driver/pgdriver"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
@@ -28,15 +26,18 @@ type DB struct {
 	bun     *bun.DB
 	dialect string
 	id      Identity
+	schema  string // a PostgreSQL URL's schema=, the search_path; "" otherwise
 }
 
-// Open connects to a database URL: postgres:// or postgresql:// (bun + pgdialect) or
-// sqlite:PATH / sqlite://PATH / sqlite::memory: (modernc.org/sqlite + sqlitedialect;
-// files get a busy timeout, WAL journal and immediate write transactions). It pings the
-// database before returning. No secret of the URL appears in an error.
+// Open connects to a database URL: postgres:// or postgresql:// (pgx under bun's
+// pgdialect; the URL as libpq or Prisma writes it, see pgConfig) or sqlite:PATH /
+// sqlite://PATH / sqlite::memory: (modernc.org/sqlite + sqlitedialect; files get a busy
+// timeout, WAL journal and immediate write transactions). It pings the database before
+// returning, and checks that a PostgreSQL URL's schema= exists. No secret of the URL
+// appears in an error.
 //
-// PostgreSQL connections have no read or write timeout unless the URL sets
-// read_timeout / write_timeout: a scan of a large table may take long.
+// PostgreSQL connections have no read or write timeout: a scan of a large table may
+// take long.
 func Open(ctx context.Context, rawURL string) (*DB, error) {
 	var (
 		db  *DB
@@ -55,37 +56,41 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	}
 	if err := db.bun.PingContext(ctx); err != nil {
 		db.bun.Close()
-		return nil, fmt.Errorf("open database %s: %w", db.id, scrub(err, rawURL))
+		return nil, fmt.Errorf("open database %s: %w", db.id, scrub(tlsHint(err), rawURL))
+	}
+	if db.schema != "" {
+		if err := db.checkSchema(ctx); err != nil {
+			db.bun.Close()
+			return nil, scrub(err, rawURL)
+		}
 	}
 	return db, nil
 }
 
-func openPostgres(rawURL string) (db *DB, err error) {
-	u, err := url.Parse(rawURL)
+func openPostgres(rawURL string) (*DB, error) {
+	cfg, opts, id, err := pgConfig(rawURL)
 	if err != nil {
-		// url.Error quotes the whole URL: never wrap it.
-		return nil, errors.New("open database: invalid postgres URL")
+		return nil, fmt.Errorf("open database: %w", err)
 	}
-	id := Identity{Driver: Postgres, Host: u.Host, Name: strings.TrimPrefix(u.Path, "/")}
-	if u.Port() == "" && u.Hostname() != "" {
-		id.Host = net.JoinHostPort(u.Hostname(), "5432")
+	sqldb := sql.OpenDB(stdlib.GetConnector(*cfg))
+	sqldb.SetMaxOpenConns(opts.maxConns)
+	sqldb.SetConnMaxLifetime(opts.maxLife)
+	sqldb.SetConnMaxIdleTime(opts.maxIdle)
+	return &DB{bun: bun.NewDB(sqldb, pgdialect.New()), dialect: Postgres, id: id, schema: opts.schema}, nil
+}
+
+// checkSchema fails unless the URL's schema= exists: every table r2plan looks up or
+// creates is in it.
+func (db *DB) checkSchema(ctx context.Context) error {
+	var ok bool
+	err := queryRow(ctx, db.bun.DB, Postgres, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, []any{db.schema}, &ok)
+	if err != nil {
+		return fmt.Errorf("open database %s: look up schema %q: %w", db.id, db.schema, err)
 	}
-	if h := u.Query().Get("host"); h != "" { // a unix socket directory or a host name
-		id.Host = h
+	if !ok {
+		return fmt.Errorf("open database %s: schema %q (the URL's schema=) does not exist", db.id, db.schema)
 	}
-	defer func() {
-		// pgdriver.WithDSN panics on a URL it cannot parse.
-		if r := recover(); r != nil {
-			db, err = nil, fmt.Errorf("open database %s: %v", id, r)
-		}
-	}()
-	connector := pgdriver.NewConnector(
-		pgdriver.WithReadTimeout(0),
-		pgdriver.WithWriteTimeout(0),
-		pgdriver.WithDSN(rawURL), // the URL's read_timeout, write_timeout win
-	)
-	sqldb := sql.OpenDB(connector)
-	return &DB{bun: bun.NewDB(sqldb, pgdialect.New()), dialect: Postgres, id: id}, nil
+	return nil
 }
 
 func openSQLite(rawURL string) (*DB, error) {
@@ -137,6 +142,10 @@ func (db *DB) Close() error {
 
 // Bun returns the bun handle, for other packages' own queries (the journal).
 func (db *DB) Bun() *bun.DB { return db.bun }
+
+// Schema returns the schema a PostgreSQL URL's schema= names, which every connection
+// has as its search_path, or "" (the server's search_path; SQLite).
+func (db *DB) Schema() string { return db.schema }
 
 // Dialect returns "postgres" or "sqlite".
 func (db *DB) Dialect() string { return db.dialect }

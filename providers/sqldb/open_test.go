@@ -134,6 +134,7 @@ func TestRedact(t *testing.T) {
 		"query password":    {"postgres://h/db?user=u&password=pw&sslmode=require", "postgres://h/db?user=u&password=xxxxx&sslmode=require"},
 		"query secret":      {"postgres://h/db?client_secret=abc#frag", "postgres://h/db?client_secret=xxxxx#frag"},
 		"query token":       {"postgres://h/db?AuthToken=abc", "postgres://h/db?AuthToken=xxxxx"},
+		"sslpassword":       {"postgresql://h/db?sslcert=c.pem&sslpassword=abc", "postgresql://h/db?sslcert=c.pem&sslpassword=xxxxx"},
 		"sqlite":            {"sqlite:/var/db/app.db", "sqlite:/var/db/app.db"},
 		"sqlite memory":     {"sqlite::memory:", "sqlite::memory:"},
 		"not a URL":         {"::::", "::::"},
