@@ -65,20 +65,27 @@ func TestMakeDeletions(t *testing.T) {
 }
 
 func TestMakeScope(t *testing.T) {
-	objects := []Object{{Key: "a/1", ETag: "x"}, {Key: "a/b/2", ETag: "y"}, {Key: "c/3", ETag: "z"}}
+	objects := []Object{{Key: "a/1", ETag: "x"}, {Key: "a/b/2", ETag: "y"}, {Key: "c/3", ETag: "z"},
+		{Key: "a/x+y.png", ETag: "p"}, {Key: "c/x+y.png", ETag: "q"}}
 	refs := map[string][]Row{"image": {
 		{PK: "1", Values: []*string{ptr("a/1"), nil}},
 		{PK: "2", Values: []*string{ptr("c/3"), nil}},
+	}, "story": {
+		{PK: "s1", Values: []*string{ptr("https://media.charhub.app/a/x+y.png")}},
+		{PK: "s2", Values: []*string{ptr("https://media.charhub.app/c/x+y.png")}},
 	}}
 	in := inputs(objects, refs)
+	in.Layout.Rules = append([]Rule{regexRule("webp", `(.+)\.png`, "dev/$1.webp")}, in.Layout.Rules...)
 	in.Scope = &Scope{Include: []string{"a/"}, Exclude: []string{"a/b/"}}
 	p, err := makeInMemory(t, in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.Moves) != 1 || p.Moves[0].Key != "a/1" || p.Header.Summary.Rewrites != 1 || !p.Header.Summary.Partial {
-		t.Errorf("moves %+v, rewrites %d, partial %v; want only a/1 with its one row, partial",
-			p.Moves, p.Header.Summary.Rewrites, p.Header.Summary.Partial)
+	// The reencoded count, like the rewrites, covers only the rows of objects in scope.
+	s := p.Header.Summary
+	if len(p.Moves) != 2 || p.Moves[0].Key != "a/1" || s.Rewrites != 2 || s.Reencoded != 1 || !s.Partial {
+		t.Errorf("moves %+v, rewrites %d, reencoded %d, partial %v; want a/1 and a/x+y.png with a row each, one reencoded, partial",
+			p.Moves, s.Rewrites, s.Reencoded, s.Partial)
 	}
 }
 

@@ -9,6 +9,10 @@ func prefixRule(name, prefix, target string) Rule {
 	return Rule{Name: name, Prefix: &prefix, Target: target}
 }
 
+func regexRule(name, re, target string) Rule {
+	return Rule{Name: name, Regex: regexp.MustCompile(re), Target: target}
+}
+
 func TestLayoutMap(t *testing.T) {
 	charhub := Layout{Placed: []string{"dev/", "prod/"}, Rules: []Rule{prefixRule("all", "", "dev/")}}
 	avatars := Layout{Placed: []string{"characters/"}, Rules: []Rule{

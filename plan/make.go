@@ -129,6 +129,7 @@ type planner struct {
 	objs      *objectSet
 	conflicts map[int32]*Conflict
 	spill     *rewriteSpill
+	targets   *targetSet // the moving keys by their NFC targets
 }
 
 // Make computes the plan. The plan's moves and deletions are computed again from a
@@ -192,6 +193,7 @@ func (pl *planner) mapKeys(s *Summary) error {
 		}
 	}
 	targets := newTargetSet(objs.len(), objs.seed)
+	pl.targets = targets
 	var coll CollisionError
 	for i := range objs.len() {
 		k := objs.key(i)
@@ -208,10 +210,7 @@ func (pl *planner) mapKeys(s *Summary) error {
 			return &OutsideError{Key: k, Target: target, Rule: rule}
 		}
 		nt := norm.NFC.String(target)
-		if other, dup := targets.add(nt, int32(i), func(j int32) string {
-			t, _, _ := in.Layout.Map(objs.key(int(j)))
-			return norm.NFC.String(t)
-		}); dup {
+		if other, dup := targets.add(nt, int32(i), pl.nfcTarget); dup {
 			coll.Collisions = append(coll.Collisions, [2]string{objs.key(int(other)), k})
 			coll.Targets = append(coll.Targets, target)
 			continue
@@ -265,6 +264,22 @@ func (pl *planner) mapKeys(s *Summary) error {
 	return nil
 }
 
+// nfcTarget is the NFC form of the target of the key at position j.
+func (pl *planner) nfcTarget(j int32) string {
+	t, _, _ := pl.in.Layout.Map(pl.objs.key(int(j)))
+	return norm.NFC.String(t)
+}
+
+// taken reports whether key names an object now or after the plan: a listed key, or
+// (up to normalisation) the target of a move.
+func (pl *planner) taken(key string) bool {
+	if _, ok := pl.objs.lookup(key); ok {
+		return true
+	}
+	_, ok := pl.targets.find(norm.NFC.String(key), pl.nfcTarget)
+	return ok
+}
+
 func (pl *planner) conflict(i int, c *Conflict) {
 	pl.objs.rec(i).flags |= fConflict
 	pl.conflicts[int32(i)] = c
@@ -296,7 +311,7 @@ func (pl *planner) scanRows(p *Plan) error {
 					continue
 				}
 				var pu ParsedURL
-				var suffix string
+				var c Candidate
 				key := *v
 				if isURL[col] {
 					if in.URLs == nil {
@@ -307,14 +322,14 @@ func (pl *planner) scanRows(p *Plan) error {
 						rs.Foreign++
 						continue
 					}
-					c := pu.Candidates[0]
+					c = pu.Candidates[0]
 					for _, cand := range pu.Candidates {
 						if _, ok := objs.lookup(cand.Key); ok {
 							c = cand
 							break
 						}
 					}
-					key, suffix = c.Key, c.Suffix
+					key = c.Key
 				}
 				i, exists := objs.lookup(key)
 				if !exists {
@@ -333,12 +348,16 @@ func (pl *planner) scanRows(p *Plan) error {
 					continue
 				}
 				newValue, _, _ := in.Layout.Map(key)
+				reencoded := false
 				if isURL[col] {
-					newValue = pu.Origin + EscapePath(newValue) + suffix
+					newValue, reencoded = in.URLs.Rewrite(*v, pu, c, newValue, pl.taken)
 				}
 				rs.Rewrites++
+				if reencoded {
+					s.Reencoded++
+				}
 				*f |= fRewrites
-				at, err := pl.spill.add(objs.rec(i).latest, refIdx, col, r.PK, *v, newValue)
+				at, err := pl.spill.add(objs.rec(i).latest, refIdx, col, r.PK, *v, newValue, reencoded)
 				if err != nil {
 					return err
 				}
@@ -478,7 +497,7 @@ func (pl *planner) classify(p *Plan) error {
 	if in.Scope != nil {
 		s.Partial, s.Scope = true, in.Scope
 		// Rewrites cover exactly the rows of the objects in scope.
-		s.Rewrites = 0
+		s.Rewrites, s.Reencoded = 0, 0
 		perRef := make([]int, len(in.References))
 		for i := range objs.len() {
 			if objs.rec(i).flags&fEmitMove == 0 {
@@ -486,6 +505,9 @@ func (pl *planner) classify(p *Plan) error {
 			}
 			if err := pl.spill.chain(objs.rec(i).latest, func(r spilled) error {
 				perRef[r.ref]++
+				if r.reencoded {
+					s.Reencoded++
+				}
 				return nil
 			}); err != nil {
 				return err
@@ -552,7 +574,8 @@ func (pl *planner) move(i int) (Move, error) {
 	}
 	err := pl.spill.chain(objs.rec(i).latest, func(r spilled) error {
 		ref := &pl.in.References[r.ref]
-		m.Rewrites = append(m.Rewrites, Rewrite{Reference: ref.Name, Column: ref.Columns()[r.col], PK: r.pk, Old: r.old, New: r.new})
+		m.Rewrites = append(m.Rewrites, Rewrite{Reference: ref.Name, Column: ref.Columns()[r.col], PK: r.pk, Old: r.old, New: r.new,
+			Reencoded: r.reencoded})
 		return nil
 	})
 	slices.SortFunc(m.Rewrites, compareRewrites)
@@ -589,6 +612,21 @@ func (t *targetSet) add(target string, pos int32, targetOf func(int32) string) (
 		sl := &t.slots[i]
 		if sl.pos == 0 {
 			*sl = targetSlot{hash: uint32(h >> 32), pos: pos + 1}
+			return 0, false
+		}
+		if sl.hash == uint32(h>>32) && targetOf(sl.pos-1) == target {
+			return sl.pos - 1, true
+		}
+	}
+}
+
+// find returns the position mapped to target, if any.
+func (t *targetSet) find(target string, targetOf func(int32) string) (int32, bool) {
+	h := maphash.String(t.seed, target)
+	mask := uint64(len(t.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		sl := &t.slots[i]
+		if sl.pos == 0 {
 			return 0, false
 		}
 		if sl.hash == uint32(h>>32) && targetOf(sl.pos-1) == target {

@@ -2,6 +2,8 @@ package plan
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -74,7 +76,7 @@ func TestMake(t *testing.T) {
 	wantMoves := []Move{
 		{Key: "a b+c.webp", Target: "dev/a b+c.webp", Rule: "all", Size: 4, ETag: `"e2"`, Copy: true, Rewrites: []Rewrite{
 			{Reference: "image", Column: "url", PK: "2", Old: "https://media.charhub.app/a%20b%2Bc.webp", New: "https://media.charhub.app/dev/a%20b%2Bc.webp"},
-			{Reference: "story", Column: "coverImage", PK: "s1", Old: "https://media.charhub.app/a b+c.webp", New: "https://media.charhub.app/dev/a%20b%2Bc.webp"},
+			{Reference: "story", Column: "coverImage", PK: "s1", Old: "https://media.charhub.app/a b+c.webp", New: "https://media.charhub.app/dev/a b+c.webp"},
 		}},
 		{Key: "characters/1/a.webp", Target: "dev/characters/1/a.webp", Rule: "all", Size: 3, ETag: `"e1"`, Copy: true, Rewrites: []Rewrite{
 			{Reference: "image", Column: "key", PK: "1", Old: "characters/1/a.webp", New: "dev/characters/1/a.webp"},
@@ -297,4 +299,128 @@ func makeInMemory(t *testing.T, in Inputs) (*Plan, error) {
 	}
 	p.Moves, p.Deletes, p.body = moves, dels, nil
 	return p, nil
+}
+
+// TestMakeURLText checks that a rewritten URL keeps the application's text: only the
+// part of the key the move changes is spelled anew, and a later plan finds every
+// rewritten row current.
+func TestMakeURLText(t *testing.T) {
+	const base = "https://media.charhub.app/"
+	keys := []string{"characters/plus+sign/x+y.webp", "characters/q?x=1/h#frag.webp", "a b.webp", "q=1.webp",
+		"café.webp", "v.webp", "q.webp?v=2", "dev/q.webp", "img/x+y.png", "100%.webp"}
+	tests := map[string]struct {
+		in, want string // after base
+		re       bool
+	}{
+		"plus raw":             {"characters/plus+sign/x+y.webp", "dev/characters/plus+sign/x+y.webp", false},
+		"plus encoded":         {"characters/plus%2Bsign/x%2By.webp", "dev/characters/plus%2Bsign/x%2By.webp", false},
+		"plus lower-case hex":  {"characters/plus%2bsign/x%2by.webp", "dev/characters/plus%2bsign/x%2by.webp", false},
+		"question and hash":    {"characters/q%3Fx=1/h%23frag.webp", "dev/characters/q%3Fx=1/h%23frag.webp", false},
+		"equals encoded":       {"characters/q%3Fx%3D1/h%23frag.webp", "dev/characters/q%3Fx%3D1/h%23frag.webp", false},
+		"space encoded":        {"a%20b.webp", "dev/a%20b.webp", false},
+		"space raw":            {"a b.webp", "dev/a b.webp", false},
+		"equals raw":           {"q=1.webp", "dev/q=1.webp", false},
+		"equals encoded again": {"q%3D1.webp", "dev/q%3D1.webp", false},
+		"unicode raw":          {"café.webp", "dev/café.webp", false},
+		"unicode encoded":      {"caf%C3%A9.webp", "dev/caf%C3%A9.webp", false},
+		"unicode lower hex":    {"caf%c3%a9.webp", "dev/caf%c3%a9.webp", false},
+		"query":                {"v.webp?v=2", "dev/v.webp?v=2", false},
+		"fragment":             {"v.webp#frag", "dev/v.webp#frag", false},
+		"literal percent":      {"100%.webp", "dev/100%.webp", false},
+		// The key is "q.webp?v=2" written raw; kept as is, the new text would first read
+		// as dev/q.webp, another object: the key is spelled canonically instead.
+		"literal query, taken": {"q.webp?v=2", "dev/q.webp%3Fv%3D2", true},
+		// A regex that changes the tail spells what it changes canonically.
+		"regex tail": {"img/x+y.png?s=1", "dev/img/x%2By.webp?s=1", true},
+	}
+	var objects []Object
+	for _, k := range keys {
+		objects = append(objects, Object{Key: k, Size: 1, ETag: `"e"`})
+	}
+	var rows []Row
+	for name, tc := range tests {
+		rows = append(rows, Row{PK: name, Values: []*string{ptr(base + tc.in)}})
+	}
+	in := inputs(objects, map[string][]Row{"story": rows})
+	in.Layout.Rules = []Rule{regexRule("png", `img/(.+)\.png`, "dev/img/$1.webp"), prefixRule("all", "", "dev/")}
+	p, err := makeInMemory(t, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		New       string
+		Reencoded bool
+	}
+	got := make(map[string]result)
+	for _, m := range p.Moves {
+		for _, rw := range m.Rewrites {
+			got[rw.PK] = result{rw.New, rw.Reencoded}
+		}
+	}
+	want := make(map[string]result)
+	reencoded := 0
+	for name, tc := range tests {
+		want[name] = result{base + tc.want, tc.re}
+		if tc.re {
+			reencoded++
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rewrites (-want +got):\n%s", diff)
+	}
+	if s := p.Header.Summary; s.Reencoded != reencoded || s.Dangling != 0 {
+		t.Errorf("summary reencoded = %d, dangling = %d; want %d, 0", s.Reencoded, s.Dangling, reencoded)
+	}
+
+	// After apply: targets copied, rows rewritten. Nothing is left to rewrite, and no
+	// rewritten row dangles.
+	for _, m := range p.Moves {
+		objects = append(objects, Object{Key: m.Target, Size: 1, ETag: `"e"`})
+	}
+	rows = rows[:0]
+	for name, r := range got {
+		rows = append(rows, Row{PK: name, Values: []*string{ptr(r.New)}})
+	}
+	in = inputs(objects, map[string][]Row{"story": rows})
+	in.Layout.Rules = []Rule{regexRule("png", `img/(.+)\.png`, "dev/img/$1.webp"), prefixRule("all", "", "dev/")}
+	p, err = makeInMemory(t, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := p.Header.Summary; s.Rewrites != 0 || s.Dangling != 0 || s.References[1].Current != len(tests) {
+		t.Errorf("after apply: rewrites = %d, dangling = %d, refs = %+v; want 0, 0, all %d current", s.Rewrites, s.Dangling, s.References, len(tests))
+	}
+}
+
+// TestReadFormatMinors checks that a rewrite's reencoded mark survives a round trip and
+// that a plan written before the mark existed (format 1.0) still reads, unmarked.
+func TestReadFormatMinors(t *testing.T) {
+	rw := Rewrite{Reference: "story", Column: "coverImage", PK: "s1", Old: "https://m/img/x+y.png", New: "https://m/dev/img/x%2By.webp", Reencoded: true}
+	p := &Plan{Moves: []Move{{Key: "img/x+y.png", Target: "dev/img/x+y.webp", Size: 1, ETag: "e", Copy: true, Rewrites: []Rewrite{rw}}}}
+	p.Header.Summary.Rewrites, p.Header.Summary.Reencoded = 1, 1
+	var buf bytes.Buffer
+	if _, err := Write(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := readAll(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(p.Moves, got.Moves); diff != "" || got.Header.Summary.Reencoded != 1 {
+		t.Errorf("round trip (-want +got):\n%s\nsummary reencoded = %d", diff, got.Header.Summary.Reencoded)
+	}
+
+	body := `{"type":"header","format_version":"1.0","tool_version":"v0.1.0","created_at":"2025-01-02T03:04:05Z","config_digest":"sha256:00","bucket":{"endpoint":"e","name":"b"},"database":{"driver":"sqlite","name":"app"},"references":null,"summary":{"objects":1,"bytes":1,"placed":0,"unmatched":0,"copies":1,"copy_bytes":1,"rewrites":1,"deletes":0,"delete_bytes":0,"deletes_moved":0,"deletes_orphan":0,"deletes_revert":0,"kept":0,"orphans_young":0,"conflicts":0,"dangling":0,"foreign":0,"references":null,"prefixes":null}}
+{"type":"move","key":"a+b","target":"dev/a+b","size":1,"etag":"e","copy":true,"rewrites":[{"reference":"story","column":"url","pk":"1","old":"https://m/a%2Bb","new":"https://m/dev/a%2Bb"}]}
+`
+	sum := sha256.Sum256([]byte(body))
+	old := body + `{"type":"end","lines":1,"digest":"sha256:` + hex.EncodeToString(sum[:]) + "\"}\n"
+	got, _, err = readAll([]byte(old))
+	if err != nil {
+		t.Fatalf("a format 1.0 plan: %v", err)
+	}
+	want := []Rewrite{{Reference: "story", Column: "url", PK: "1", Old: "https://m/a%2Bb", New: "https://m/dev/a%2Bb"}}
+	if diff := cmp.Diff(want, got.Moves[0].Rewrites); diff != "" || got.Header.Summary.Reencoded != 0 {
+		t.Errorf("format 1.0 rewrites (-want +got):\n%s\nsummary reencoded = %d", diff, got.Header.Summary.Reencoded)
+	}
 }

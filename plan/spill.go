@@ -15,7 +15,8 @@ import (
 // planner needs only each object's latest offset.
 //
 // Record: prev uint64, length uint32, then the payload: the reference's index and the
-// column's index (uvarints), then pk, old and new, each a uvarint length and bytes.
+// column's index (uvarints), then pk, old and new, each a uvarint length and bytes, then
+// a byte of flags (1: the URL was re-encoded).
 type rewriteSpill struct {
 	f   *os.File
 	w   *bufio.Writer
@@ -38,7 +39,7 @@ const spillHeader = 12
 
 // add appends a rewrite whose object's previous record is prev (0 for none) and returns
 // the value to keep as the object's latest (offset+1).
-func (s *rewriteSpill) add(prev int64, ref, col int, pk, old, new string) (int64, error) {
+func (s *rewriteSpill) add(prev int64, ref, col int, pk, old, new string, reencoded bool) (int64, error) {
 	b := s.buf[:0]
 	b = binary.LittleEndian.AppendUint64(b, uint64(prev))
 	b = binary.LittleEndian.AppendUint32(b, 0) // the length, set below
@@ -48,6 +49,11 @@ func (s *rewriteSpill) add(prev int64, ref, col int, pk, old, new string) (int64
 		b = binary.AppendUvarint(b, uint64(len(v)))
 		b = append(b, v...)
 	}
+	var flags byte
+	if reencoded {
+		flags |= 1
+	}
+	b = append(b, flags)
 	binary.LittleEndian.PutUint32(b[8:], uint32(len(b)-spillHeader))
 	s.buf = b
 	if _, err := s.w.Write(b); err != nil {
@@ -70,6 +76,7 @@ func (s *rewriteSpill) done() error {
 type spilled struct {
 	ref, col     int
 	pk, old, new string
+	reencoded    bool
 }
 
 // chain reads the records of the chain that ends at last (offset+1), newest first.
@@ -131,6 +138,10 @@ func decodeSpilled(b []byte) (spilled, error) {
 		*dst = string(b[:n])
 		b = b[n:]
 	}
+	if len(b) < 1 {
+		return r, io.ErrUnexpectedEOF
+	}
+	r.reencoded = b[0]&1 != 0
 	return r, nil
 }
 

@@ -74,6 +74,12 @@ type Rewrite struct {
 	PK        string `json:"pk"`
 	Old       string `json:"old"`
 	New       string `json:"new"`
+	// Reencoded marks a URL whose new text spells part of the key canonically
+	// (EscapePath) where the application had spelled it otherwise: a regex move that
+	// changes a part the application spelled its own way, or a spelling that cannot be
+	// kept without naming another object. Other URLs keep every byte the move does not
+	// change.
+	Reencoded bool `json:"reencoded,omitempty"`
 }
 
 // Deletion reasons.
@@ -129,7 +135,9 @@ type Summary struct {
 	Copies    int   `json:"copies"`
 	CopyBytes int64 `json:"copy_bytes"`
 	Rewrites  int   `json:"rewrites"`
-	Deletes   int   `json:"deletes"`
+	// Reencoded counts the rewrites of URLs marked Reencoded.
+	Reencoded int `json:"reencoded,omitempty"`
+	Deletes   int `json:"deletes"`
 	// DeleteBytes is what the deletions free; DeletesMoved, DeletesOrphan and
 	// DeletesRevert split Deletes by reason.
 	DeleteBytes   int64 `json:"delete_bytes"`

@@ -86,6 +86,9 @@ func findings(s *plan.Summary) []string {
 	if s.Foreign > 0 {
 		out = append(out, fmt.Sprintf("%d URL(s) on another host (foreign, never touched).", s.Foreign))
 	}
+	if s.Reencoded > 0 {
+		out = append(out, fmt.Sprintf("%d URL(s) re-encoded: the move changes a part of the key that the row spelled its own way, so that part is spelled canonically (marked reencoded in the plan); every other URL keeps its text but for the moved part.", s.Reencoded))
+	}
 	if s.Kept > 0 {
 		until := "until a later plan deletes them"
 		if s.KeptFirstDue != nil {
@@ -214,7 +217,7 @@ func (v tableView) render(h *plan.Header, entries func(func(plan.Entry) error) e
 				if !e.Move.Copy {
 					action = "rewrite only"
 				}
-				moves = append(moves, []string{action, e.Move.Key, e.Move.Target, fmt.Sprint(len(e.Move.Rewrites))})
+				moves = append(moves, []string{action, e.Move.Key, e.Move.Target, rowCount(e.Move)})
 			}
 		case e.Delete != nil:
 			nDeletes++
@@ -277,6 +280,21 @@ func (v tableView) render(h *plan.Header, entries func(func(plan.Entry) error) e
 	fmt.Fprintln(w, deletionLine(s))
 	fmt.Fprintln(w, summaryLine(s))
 	return nil
+}
+
+// rowCount is the number of rows a move rewrites, and how many of their URLs are
+// re-encoded.
+func rowCount(m *plan.Move) string {
+	n := 0
+	for _, rw := range m.Rewrites {
+		if rw.Reencoded {
+			n++
+		}
+	}
+	if n == 0 {
+		return fmt.Sprint(len(m.Rewrites))
+	}
+	return fmt.Sprintf("%d (%d re-encoded)", len(m.Rewrites), n)
 }
 
 // databaseName names a database for people: driver, host and name, no credentials.

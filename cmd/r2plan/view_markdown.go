@@ -67,7 +67,7 @@ func (v markdownView) render(h *plan.Header, entries func(func(plan.Entry) error
 			if !m.Copy {
 				verb = "rewrite only"
 			}
-			moves.add(fmt.Sprintf("- %s `%s` → `%s` (%d rows)\n", verb, mdEscape(m.Key), mdEscape(m.Target), len(m.Rewrites)))
+			moves.add(fmt.Sprintf("- %s `%s` → `%s` (%s rows)\n", verb, mdEscape(m.Key), mdEscape(m.Target), rowCount(m)))
 		case e.Delete != nil:
 			d := e.Delete
 			item := fmt.Sprintf("- %s `%s` (%s)\n", d.Reason, mdEscape(d.Key), humanBytes(d.Size))
