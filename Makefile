@@ -16,6 +16,7 @@ test: vet
 	$(MAKE) --no-print-directory fuzz FUZZTIME=10s
 
 vet:
+	$(GO) mod tidy -diff
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 
