@@ -2,15 +2,10 @@ package apply
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"strings"
-	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/r2plan/r2plan/plan"
 )
@@ -46,12 +41,7 @@ type Journal interface {
 	// journals the swapped ones, in one transaction.
 	Rewrite(ctx context.Context, planID string, ref plan.Reference, rws []plan.Rewrite) (RewriteResult, error)
 	// RecordDeletes journals deleted objects.
-	RecordDeletes(ctx context.Context, planID string, deleted []Deleted) error
-}
-
-// Deleted is a deleted object.
-type Deleted struct {
-	Key, ETag, Reason string
+	RecordDeletes(ctx context.Context, planID string, deleted []plan.Deleted) error
 }
 
 // RewriteResult is the outcome of one batch of rewrites.
@@ -292,168 +282,3 @@ func (r *runner) chunk(ctx context.Context, moves []plan.Move) error {
 	}()
 	return nil
 }
-
-type rewriteOutcome struct {
-	res RewriteResult
-	err error
-}
-
-// waitRewrites waits for the rewrites in flight, if any, and counts them.
-func (r *runner) waitRewrites() error {
-	if r.rewriting == nil {
-		return nil
-	}
-	out := <-r.rewriting
-	r.rewriting = nil
-	r.res.Rewritten += out.res.Swapped
-	r.res.Already += out.res.Already
-	r.res.RewriteTime += out.res.Time
-	r.res.Drift = append(r.res.Drift, out.res.Drift...)
-	return out.err
-}
-
-// copyAll returns, per move, the verified target ETag or "" when the move must not
-// proceed (drift or failure, recorded in the result).
-func (r *runner) copyAll(ctx context.Context, moves []plan.Move) ([]string, error) {
-	verified := make([]string, len(moves))
-	drift := make([]*Drift, len(moves))
-	failed := make([]error, len(moves))
-	// One listing per thousand targets tells which are absent (copied without a HEAD
-	// first) and which are already there (an earlier run).
-	var targets []string
-	for _, m := range moves {
-		if m.Copy {
-			targets = append(targets, m.Target)
-		}
-	}
-	seen, err := statByListing(ctx, r.b, targets)
-	if err != nil {
-		return nil, fmt.Errorf("list the targets: %w", err)
-	}
-	r.o.Hook("listed")
-	var copied, present atomic.Int64
-	// Per-move outcomes are recorded, not returned: one move's failure must not cancel
-	// the copies in flight beside it.
-	var g errgroup.Group
-	g.SetLimit(r.o.Parallelism)
-	started := 0
-	for i := range moves {
-		if ctx.Err() != nil || r.interrupted() {
-			break
-		}
-		started++
-		g.Go(func() error {
-			m := &moves[i]
-			etag, did, err := r.copyOne(ctx, m, seen)
-			if m.Copy {
-				defer r.o.Progress("copy", 1)
-			}
-			switch {
-			case err == nil:
-				verified[i] = etag
-				if did {
-					copied.Add(1)
-				} else {
-					present.Add(1)
-				}
-			case isDrift(err):
-				drift[i] = &Drift{Key: m.Key, Reason: err.Error()}
-			default:
-				failed[i] = err
-			}
-			return nil
-		})
-	}
-	g.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	r.res.Pending += len(moves) - started
-	r.res.Copied += int(copied.Load())
-	r.res.Present += int(present.Load())
-	for i := range moves {
-		if drift[i] != nil {
-			r.res.Drift = append(r.res.Drift, *drift[i])
-			r.o.Logger.Warn("drift", "key", moves[i].Key, "reason", drift[i].Reason)
-		}
-		if failed[i] != nil {
-			r.res.Failed = append(r.res.Failed, failed[i])
-			r.o.Logger.Error("copy failed", "key", moves[i].Key, "err", failed[i])
-		}
-	}
-	return verified, nil
-}
-
-// rewriteAll rewrites the rows of verified moves, grouped by reference, in batches of
-// at most BatchSize rows (a row's columns together), and returns their outcome (it runs
-// beside the next chunk's copies, so it touches no shared counters).
-func (r *runner) rewriteAll(ctx context.Context, moves []plan.Move) (RewriteResult, error) {
-	groups := make(map[string][]plan.Rewrite)
-	var order []string
-	for _, m := range moves {
-		for _, rw := range m.Rewrites {
-			rw.Key, rw.Target = m.Key, m.Target
-			if _, ok := groups[rw.Reference]; !ok {
-				order = append(order, rw.Reference)
-			}
-			groups[rw.Reference] = append(groups[rw.Reference], rw)
-		}
-	}
-	var total RewriteResult
-	for _, name := range order {
-		ref, ok := r.refs[name]
-		if !ok {
-			return total, fmt.Errorf("plan names reference %q but its header does not declare it", name)
-		}
-		rws := groups[name]
-		for len(rws) > 0 {
-			n := batchEnd(rws, r.o.BatchSize)
-			r.o.Hook("rewrite-tx")
-			start := time.Now()
-			res, err := r.j.Rewrite(ctx, r.planID, ref, rws[:n])
-			total.Time += time.Since(start)
-			if err != nil {
-				return total, fmt.Errorf("rewrite %s: %w", ref.Table, err)
-			}
-			r.o.Progress("rewrite", n)
-			total.Swapped += res.Swapped
-			total.Already += res.Already
-			total.Drift = append(total.Drift, res.Drift...)
-			for _, d := range res.Drift {
-				r.o.Logger.Warn("drift", "row", d.Ref, "reason", d.Reason)
-			}
-			r.o.Hook("rewritten")
-			rws = rws[n:]
-		}
-	}
-	return total, nil
-}
-
-// batchEnd returns how many of rws make the next batch: as many as touch at most rows
-// rows, and never the same row and column twice.
-func batchEnd(rws []plan.Rewrite, rows int) int {
-	type cell struct{ pk, column string }
-	pks := make(map[string]bool, rows)
-	cells := make(map[cell]bool, rows)
-	for i, rw := range rws {
-		c := cell{rw.PK, rw.Column}
-		if cells[c] || !pks[rw.PK] && len(pks) == rows {
-			return i
-		}
-		cells[c], pks[rw.PK] = true, true
-	}
-	return len(rws)
-}
-
-func isDrift(err error) bool {
-	var d *driftError
-	return errors.As(err, &d)
-}
-
-type driftError struct{ reason string }
-
-func (e *driftError) Error() string { return e.reason }
-
-// multipart reports whether an ETag is a multipart upload's, which is not the MD5 of
-// the content and so cannot prove a copy identical.
-func multipart(etag string) bool { return strings.Contains(etag, "-") }

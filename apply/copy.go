@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/r2plan/r2plan/plan"
 	"github.com/r2plan/r2plan/providers"
@@ -69,3 +73,88 @@ func (r *runner) verify(ctx context.Context, m *plan.Move, wantETag string) (str
 	r.o.Hook("verified")
 	return etag, false, nil
 }
+
+// copyAll returns, per move, the verified target ETag or "" when the move must not
+// proceed (drift or failure, recorded in the result).
+func (r *runner) copyAll(ctx context.Context, moves []plan.Move) ([]string, error) {
+	verified := make([]string, len(moves))
+	drift := make([]*Drift, len(moves))
+	failed := make([]error, len(moves))
+	// One listing per thousand targets tells which are absent (copied without a HEAD
+	// first) and which are already there (an earlier run).
+	var targets []string
+	for _, m := range moves {
+		if m.Copy {
+			targets = append(targets, m.Target)
+		}
+	}
+	seen, err := statByListing(ctx, r.b, targets)
+	if err != nil {
+		return nil, fmt.Errorf("list the targets: %w", err)
+	}
+	r.o.Hook("listed")
+	var copied, present atomic.Int64
+	// Per-move outcomes are recorded, not returned: one move's failure must not cancel
+	// the copies in flight beside it.
+	var g errgroup.Group
+	g.SetLimit(r.o.Parallelism)
+	started := 0
+	for i := range moves {
+		if ctx.Err() != nil || r.interrupted() {
+			break
+		}
+		started++
+		g.Go(func() error {
+			m := &moves[i]
+			etag, did, err := r.copyOne(ctx, m, seen)
+			if m.Copy {
+				defer r.o.Progress("copy", 1)
+			}
+			switch {
+			case err == nil:
+				verified[i] = etag
+				if did {
+					copied.Add(1)
+				} else {
+					present.Add(1)
+				}
+			case isDrift(err):
+				drift[i] = &Drift{Key: m.Key, Reason: err.Error()}
+			default:
+				failed[i] = err
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r.res.Pending += len(moves) - started
+	r.res.Copied += int(copied.Load())
+	r.res.Present += int(present.Load())
+	for i := range moves {
+		if drift[i] != nil {
+			r.res.Drift = append(r.res.Drift, *drift[i])
+			r.o.Logger.Warn("drift", "key", moves[i].Key, "reason", drift[i].Reason)
+		}
+		if failed[i] != nil {
+			r.res.Failed = append(r.res.Failed, failed[i])
+			r.o.Logger.Error("copy failed", "key", moves[i].Key, "err", failed[i])
+		}
+	}
+	return verified, nil
+}
+
+func isDrift(err error) bool {
+	var d *driftError
+	return errors.As(err, &d)
+}
+
+type driftError struct{ reason string }
+
+func (e *driftError) Error() string { return e.reason }
+
+// multipart reports whether an ETag is a multipart upload's, which is not the MD5 of
+// the content and so cannot prove a copy identical.
+func multipart(etag string) bool { return strings.Contains(etag, "-") }

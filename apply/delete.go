@@ -188,7 +188,7 @@ func (r *runner) deleteBatch(ctx context.Context, d *deletions, refs *referenced
 	defer r.o.Progress("delete", len(dels))
 	out.gone = int(gone.Load())
 	var doomed []string
-	var deleted []Deleted
+	var deleted []plan.Deleted
 	for i, del := range dels {
 		if reasons[i] != "" {
 			out.drift = append(out.drift, Drift{Key: del.Key, Reason: reasons[i]})
@@ -196,7 +196,7 @@ func (r *runner) deleteBatch(ctx context.Context, d *deletions, refs *referenced
 		}
 		if ok[i] {
 			doomed = append(doomed, del.Key)
-			deleted = append(deleted, Deleted{Key: del.Key, ETag: del.ETag, Reason: del.Reason})
+			deleted = append(deleted, plan.Deleted{Key: del.Key, ETag: del.ETag, Reason: del.Reason})
 		}
 	}
 	if len(doomed) == 0 {

@@ -84,7 +84,7 @@ type memJournal struct {
 	deleted []string
 }
 
-func (j *memJournal) RecordDeletes(ctx context.Context, planID string, deleted []Deleted) error {
+func (j *memJournal) RecordDeletes(ctx context.Context, planID string, deleted []plan.Deleted) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	for _, d := range deleted {

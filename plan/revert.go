@@ -8,9 +8,15 @@ import (
 )
 
 // A Copied object is one that an applied plan copied: Key to Target, whose ETag was then
-// TargetETag.
+// TargetETag. Apply journals it; a revert reads it back.
 type Copied struct {
 	Key, Target, TargetETag string
+}
+
+// A Deleted object is one that an applied plan deleted, with its ETag then and why
+// (a Reason). Apply journals it.
+type Deleted struct {
+	Key, ETag, Reason string
 }
 
 // RevertInputs is what undoing an applied plan needs: the bucket as it is now and what

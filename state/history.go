@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/r2plan/r2plan/apply"
+	"github.com/r2plan/r2plan/plan"
 	"github.com/r2plan/r2plan/providers/sqldb"
 )
 
@@ -110,7 +110,7 @@ func PlanEntries(ctx context.Context, db *sqldb.DB, planID string) ([]Entry, err
 }
 
 // RecordDeletes journals deleted objects in one insert.
-func (j *Journal) RecordDeletes(ctx context.Context, planID string, deleted []apply.Deleted) error {
+func (j *Journal) RecordDeletes(ctx context.Context, planID string, deleted []plan.Deleted) error {
 	if len(deleted) == 0 {
 		return nil
 	}

@@ -22,7 +22,6 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"golang.org/x/time/rate"
 
-	"github.com/r2plan/r2plan/apply"
 	"github.com/r2plan/r2plan/providers"
 )
 
@@ -298,9 +297,6 @@ func (b *Bucket) CreateBucket(ctx context.Context) error {
 	}
 	return nil
 }
-
-// Bucket is what apply needs of a bucket.
-var _ apply.Bucket = (*Bucket)(nil)
 
 // staticEndpoint resolves every request of a custom endpoint to that endpoint, with
 // the bucket in the path (path style) or in the host. The SDK's rules engine would do
