@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -21,7 +20,7 @@ func (r *runner) copyOne(ctx context.Context, m *plan.Move, seen listed) (etag s
 		return r.verify(ctx, m, m.TargetETag)
 	}
 	switch st, found := seen.found[m.Target]; {
-	case found && st.size == m.Size && st.etag == m.ETag && !multipart(m.ETag):
+	case found && st.size == m.Size && st.etag == m.ETag && !providers.MultipartETag(m.ETag):
 		// Copied by an earlier run: the listing shows the source's MD5 there.
 		r.o.Hook("copied")
 		r.o.Hook("verified")
@@ -45,7 +44,7 @@ func (r *runner) copyOne(ctx context.Context, m *plan.Move, seen listed) (etag s
 		return "", false, fmt.Errorf("copy %q to %q: %w", m.Key, m.Target, err)
 	}
 	r.o.Hook("copied")
-	if etag == m.ETag && !multipart(m.ETag) {
+	if etag == m.ETag && !providers.MultipartETag(m.ETag) {
 		// A single-part copy's ETag is the MD5 of its bytes: identical to the source.
 		r.o.Hook("verified")
 		return etag, copied, nil
@@ -64,7 +63,7 @@ func (r *runner) verify(ctx context.Context, m *plan.Move, wantETag string) (str
 	if err != nil {
 		return "", false, fmt.Errorf("verify %q: %w", m.Target, err)
 	}
-	if wantETag == "" && !multipart(m.ETag) {
+	if wantETag == "" && !providers.MultipartETag(m.ETag) {
 		wantETag = m.ETag
 	}
 	if size != m.Size || (wantETag != "" && etag != wantETag) {
@@ -154,7 +153,3 @@ func isDrift(err error) bool {
 type driftError struct{ reason string }
 
 func (e *driftError) Error() string { return e.reason }
-
-// multipart reports whether an ETag is a multipart upload's, which is not the MD5 of
-// the content and so cannot prove a copy identical.
-func multipart(etag string) bool { return strings.Contains(etag, "-") }

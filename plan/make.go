@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/r2plan/r2plan/providers"
 )
 
 // Inputs is what the planner reads. Objects and Rows stream their items through yield
@@ -247,7 +249,7 @@ func (pl *planner) mapKeys(s *Summary) error {
 		}
 		tetag := objs.etag(t)
 		same := objs.size(t) == size && tetag == etag
-		if !same && objs.size(t) == size && isMultipart(etag) && in.HoldsCopy != nil {
+		if !same && objs.size(t) == size && providers.MultipartETag(etag) && in.HoldsCopy != nil {
 			var err error
 			if same, err = in.HoldsCopy(k, target, etag, size); err != nil {
 				return fmt.Errorf("compare %q with %q: %w", k, target, err)
@@ -638,10 +640,6 @@ func (t *targetSet) find(target string, targetOf func(int32) string) (int32, boo
 func compareRewrites(a, b Rewrite) int {
 	return cmp.Or(cmp.Compare(a.Reference, b.Reference), cmp.Compare(a.Column, b.Column), cmp.Compare(a.PK, b.PK))
 }
-
-// isMultipart reports whether an ETag is a multipart upload's ("<hex>-<parts>"), which
-// is not the MD5 of the content, so a copy's ETag differs from it.
-func isMultipart(etag string) bool { return strings.Contains(etag, "-") }
 
 // ReasonTargetDiffers is the reason of a conflict whose target holds other content.
 const ReasonTargetDiffers = "target exists with different content"

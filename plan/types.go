@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"strings"
 	"time"
 )
@@ -34,6 +35,12 @@ func (r *Reference) Columns() []string {
 		cols = append(cols, r.URLColumn)
 	}
 	return cols
+}
+
+// RowLabel names one value of a row for people: "reference.column[pk]", as drift and
+// the deletion re-check report it.
+func (r *Reference) RowLabel(column, pk string) string {
+	return fmt.Sprintf("%s.%s[%s]", r.Name, column, pk)
 }
 
 // A Row is one scanned row of a reference: its primary key (as text) and the values of

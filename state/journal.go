@@ -435,7 +435,7 @@ func (j *Journal) drift(ctx context.Context, tx bun.Tx, res *apply.RewriteResult
 			if exists {
 				reason = "value changed since the plan; not overwritten"
 			}
-			res.Drift = append(res.Drift, apply.Drift{Ref: fmt.Sprintf("%s.%s[%s]", ref.Name, column, rw.PK), Reason: reason})
+			res.Drift = append(res.Drift, apply.Drift{Ref: ref.RowLabel(column, rw.PK), Reason: reason})
 		}
 	}
 	return nil

@@ -50,7 +50,7 @@ func (r *Referrers) Referenced(ctx context.Context, keys []string) (map[string]s
 				note := func(key string) {
 					if _, ok := want[key]; ok {
 						if _, seen := found[key]; !seen {
-							found[key] = fmt.Sprintf("%s.%s[%s]", ref.Name, cols[i], pk)
+							found[key] = ref.RowLabel(cols[i], pk)
 						}
 					}
 				}

@@ -67,7 +67,7 @@ func (b *Bucket) copy(ctx context.Context, src, dst, srcETag string, size int64,
 	if srcETag == "" {
 		return "", false, fmt.Errorf("copy %q to %q: no source ETag", src, dst)
 	}
-	explicit := size > b.opts.MultipartThreshold || isMultipartETag(srcETag)
+	explicit := size > b.opts.MultipartThreshold || providers.MultipartETag(srcETag)
 	if checkFirst {
 		etag, done, err := b.checkTarget(ctx, dst, srcETag, size)
 		if err != nil {

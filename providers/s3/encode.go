@@ -59,9 +59,3 @@ func unquote(etag string) string {
 func quote(etag string) string {
 	return `"` + unquote(etag) + `"`
 }
-
-// isMultipartETag reports whether etag is the ETag of a multipart upload
-// ("<md5 of part md5s>-<parts>"), which is not the MD5 of the content.
-func isMultipartETag(etag string) bool {
-	return strings.Contains(etag, "-")
-}

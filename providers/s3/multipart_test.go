@@ -113,7 +113,7 @@ func TestCopyMultipartETagSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	srcETag := unquote(aws.ToString(done.ETag))
-	if !isMultipartETag(srcETag) {
+	if !providers.MultipartETag(srcETag) {
 		t.Fatalf("source ETag %q is not a multipart ETag", srcETag)
 	}
 

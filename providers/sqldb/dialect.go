@@ -21,10 +21,6 @@ func (t Table) String() string {
 	return t.Schema + "." + t.Name
 }
 
-// QuoteIdent quotes an identifier for the dialect ("a""b" style for both postgres and
-// sqlite); a name "schema.table" is given as two parts by the caller, never split here.
-func (db *DB) QuoteIdent(name string) string { return quoteIdent(name) }
-
 func quoteIdent(name string) string {
 	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
 }
