@@ -27,7 +27,7 @@ var planCommand = command{
 func init() { planCommand.run = runPlan }
 
 func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags(planCommand, stderr)
+	fs := newFlags(planCommand, stdout, stderr)
 	var cf configFlags
 	cf.register(fs)
 	out := fs.String("out", "", "write the plan to `file`, for review and apply")

@@ -15,7 +15,7 @@ var validateCommand = command{
 func init() { validateCommand.run = runValidate }
 
 func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags(validateCommand, stderr)
+	fs := newFlags(validateCommand, stdout, stderr)
 	var cf configFlags
 	cf.register(fs)
 	if code, stop := parseFlags(fs, args); stop {
