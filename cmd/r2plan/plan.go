@@ -56,7 +56,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	slog.SetDefault(log) // the bucket provider logs its retries at debug level there
-	prog := newProgress(rawStderr, log, logOpts.format)
+	prog := newProgress(rawStderr, log, &logOpts)
 
 	var scope *plan.Scope
 	if len(include) > 0 || len(exclude) > 0 {
