@@ -147,12 +147,15 @@ func printDefaults(w io.Writer, fs *flag.FlagSet) {
 		}
 		name, usage := flag.UnquoteUsage(f)
 		line := "  --" + f.Name
+		if len(f.Name) == 1 {
+			line = "  -" + f.Name
+		}
 		if name != "" {
 			line += "=" + name
 		}
 		line += "\n    \t" + strings.ReplaceAll(usage, "\n", "\n    \t")
 		switch f.DefValue {
-		case "", "0", "false":
+		case "", "0", "0s", "false":
 		default:
 			if g, ok := f.Value.(flag.Getter); ok && isString(g.Get()) {
 				line += fmt.Sprintf(" (default %q)", f.DefValue)
