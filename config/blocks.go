@@ -28,6 +28,7 @@ var bucketSchema = &hcl.BodySchema{
 
 func (d *decoder) bucket(b *hcl.Block) Bucket {
 	out := Bucket{Region: "auto", DeclRange: b.DefRange}
+	var hits int
 	a := d.content(b, bucketSchema).Attributes
 	if d.str(a, "endpoint", &out.Endpoint) && out.Endpoint != "" {
 		d.checkEndpoint(out.Endpoint, a["endpoint"])
@@ -38,9 +39,11 @@ func (d *decoder) bucket(b *hcl.Block) Bucket {
 	if d.str(a, "region", &out.Region) && out.Region == "" {
 		d.add(attrError(a["region"], "Empty region", `The region must not be empty; leave the attribute out to use "auto" (right for Cloudflare R2).`))
 	}
+	d.secret, hits = true, d.unsetSecretHits
 	d.str(a, "access_key_id", &out.AccessKeyID)
 	d.str(a, "secret_access_key", &out.SecretAccessKey)
-	if (out.AccessKeyID == "") != (out.SecretAccessKey == "") {
+	d.secret = false
+	if (out.AccessKeyID == "") != (out.SecretAccessKey == "") && hits == d.unsetSecretHits {
 		d.add(&hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Incomplete bucket credentials",
@@ -80,9 +83,11 @@ var databaseSchema = &hcl.BodySchema{
 func (d *decoder) database(b *hcl.Block) Database {
 	out := Database{DeclRange: b.DefRange}
 	a := d.content(b, databaseSchema).Attributes
+	d.secret = true
 	if d.str(a, "url", &out.URL) {
 		d.checkDatabaseURL(out.URL, a["url"])
 	}
+	d.secret = false
 	return out
 }
 

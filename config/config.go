@@ -22,6 +22,11 @@ type Config struct {
 	// Vars maps each name in EnvRead to the value used, unless that value is empty or
 	// flows into a secret (see Secrets); secret values are omitted.
 	Vars map[string]string
+	// UnsetSecrets names the variables that were unset and flow only into secrets
+	// (access_key_id, secret_access_key, database url), sorted; their fields are
+	// empty. Only LoadWith with AllowUnsetSecrets leaves them unset rather than
+	// failing: such a Config is for validation, not for contacting a server.
+	UnsetSecrets []string
 }
 
 // Bucket is the S3-compatible bucket being reorganised.

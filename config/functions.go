@@ -19,6 +19,24 @@ type evaluator struct {
 	declared map[string]bool      // local names declared in the file
 	locals   map[string]cty.Value // local values evaluated so far
 	read     map[string]string    // variable name -> value used (env() or var.NAME)
+
+	// allowUnset, when set, says which unset variables evaluate to an unknown value
+	// marked unsetVar{name} instead of failing (see LoadOptions.AllowUnsetSecrets).
+	allowUnset func(name string) bool
+	unset      map[string]bool // the variables so evaluated
+}
+
+// unsetVar marks a value that depends on an unset variable.
+type unsetVar struct{ name string }
+
+// unsetVal returns the stand-in for unset variable name, or false when name must be
+// set.
+func (e *evaluator) unsetVal(name string) (cty.Value, bool) {
+	if e.allowUnset == nil || !e.allowUnset(name) {
+		return cty.NilVal, false
+	}
+	e.unset[name] = true
+	return cty.UnknownVal(cty.String).Mark(unsetVar{name}), true
 }
 
 func newEvaluator(vars map[string]string, lookupEnv func(string) (string, bool)) *evaluator {
@@ -28,6 +46,7 @@ func newEvaluator(vars map[string]string, lookupEnv func(string) (string, bool))
 		declared:  map[string]bool{},
 		locals:    map[string]cty.Value{},
 		read:      map[string]string{},
+		unset:     map[string]bool{},
 	}
 	e.funcs = map[string]function.Function{
 		"env":           e.envFunc(),
@@ -88,6 +107,9 @@ func (e *evaluator) envFunc() function.Function {
 				e.read[name] = d
 				return cty.StringVal(d), nil
 			}
+			if v, ok := e.unsetVal(name); ok {
+				return v, nil
+			}
 			return cty.UnknownVal(cty.String), fmt.Errorf(
 				"environment variable %s is not set (or is empty). Set it, pass --var %s=VALUE, or give a default: env(%q, \"VALUE\")",
 				name, name, name)
@@ -116,6 +138,10 @@ func (e *evaluator) eval(expr hcl.Expression) (cty.Value, hcl.Diagnostics) {
 			}
 			v, ok := e.lookup(name)
 			if !ok {
+				if u, ok := e.unsetVal(name); ok {
+					vars[name] = u
+					continue
+				}
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Undefined variable",

@@ -20,6 +20,22 @@ import (
 // Config is nil if any of them is an error. The parsed file is kept for
 // WriteDiagnostics.
 func Load(filename string, vars map[string]string, lookupEnv func(string) (string, bool)) (*Config, hcl.Diagnostics) {
+	return LoadWith(filename, vars, lookupEnv, LoadOptions{})
+}
+
+// LoadOptions change what Load accepts.
+type LoadOptions struct {
+	// AllowUnsetSecrets accepts a variable that is unset (with no default) when its
+	// value flows only into access_key_id, secret_access_key or the database url:
+	// those fields stay empty, their checks are skipped, and the variable is named in
+	// Config.UnsetSecrets. Any other unset variable is an error as always, NODE_ENV
+	// choosing the layout included. For validating without secrets (a fork's pull
+	// request, a CI job without credentials); such a Config must not open a server.
+	AllowUnsetSecrets bool
+}
+
+// LoadWith is Load with options.
+func LoadWith(filename string, vars map[string]string, lookupEnv func(string) (string, bool), opts LoadOptions) (*Config, hcl.Diagnostics) {
 	src, err := os.ReadFile(filename)
 	if err != nil {
 		return nil, hcl.Diagnostics{{
@@ -28,21 +44,52 @@ func Load(filename string, vars map[string]string, lookupEnv func(string) (strin
 			Detail:   fmt.Sprintf("Cannot read %s: %v.", filename, err),
 		}}
 	}
-	return LoadSource(filename, src, vars, lookupEnv)
+	return loadSource(filename, src, vars, lookupEnv, opts)
 }
 
 // LoadSource is Load for in-memory source.
 func LoadSource(filename string, src []byte, vars map[string]string, lookupEnv func(string) (string, bool)) (*Config, hcl.Diagnostics) {
+	return loadSource(filename, src, vars, lookupEnv, LoadOptions{})
+}
+
+func loadSource(filename string, src []byte, vars map[string]string, lookupEnv func(string) (string, bool), opts LoadOptions) (*Config, hcl.Diagnostics) {
 	parser := hclparse.NewParser()
 	file, diags := parser.ParseHCL(src, filename)
 	remember(parser.Files())
 	if file == nil || diags.HasErrors() {
 		return nil, diags
 	}
+	if !opts.AllowUnsetSecrets {
+		cfg, more, _ := decodeFile(filename, file.Body, vars, lookupEnv, nil)
+		return cfg, append(diags, more...)
+	}
+	// First with every unset variable allowed, to see where each one flows; then, if
+	// some reached more than secrets, again with only those that did not, so the
+	// others fail exactly as without the option.
+	cfg, more, d := decodeFile(filename, file.Body, vars, lookupEnv, func(string) bool { return true })
+	secretOnly := d.unsetSecretOnly()
+	if len(secretOnly) < len(d.e.unset) {
+		cfg, more, d = decodeFile(filename, file.Body, vars, lookupEnv, func(name string) bool { return slices.Contains(secretOnly, name) })
+		if got := d.unsetSecretOnly(); len(got) < len(d.e.unset) {
+			// Cannot happen: the same evaluation, fewer unknowns.
+			return nil, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unset variables",
+				Detail: fmt.Sprintf("The variables %q are not set.", slices.Sorted(maps.Keys(d.e.unset)))})
+		}
+	}
+	if cfg != nil {
+		cfg.UnsetSecrets = secretOnly
+	}
+	return cfg, append(diags, more...)
+}
+
+// decodeFile decodes a parsed file. allowUnset is the evaluator's (nil: every
+// variable without a default must be set).
+func decodeFile(filename string, body hcl.Body, vars map[string]string, lookupEnv func(string) (string, bool), allowUnset func(string) bool) (*Config, hcl.Diagnostics, *decoder) {
 	e := newEvaluator(vars, lookupEnv)
-	d := &decoder{e: e}
-	cfg := d.file(filename, file.Body)
-	diags = append(diags, d.diags...)
+	e.allowUnset = allowUnset
+	d := &decoder{e: e, unsetSecret: map[string]bool{}, unsetOther: map[string]bool{}}
+	cfg := d.file(filename, body)
+	diags := d.diags
 
 	cfg.EnvRead = slices.Sorted(maps.Keys(e.read))
 	secrets := cfg.Secrets()
@@ -59,9 +106,22 @@ func LoadSource(filename string, src []byte, vars map[string]string, lookupEnv f
 
 	scrub(diags, append(secrets, secretLooking(e.read)...))
 	if diags.HasErrors() {
-		return nil, diags
+		return nil, diags, d
 	}
-	return cfg, diags
+	return cfg, diags, d
+}
+
+// unsetSecretOnly returns the unset variables that reached a secret attribute and no
+// other, sorted.
+func (d *decoder) unsetSecretOnly() []string {
+	var out []string
+	for name := range d.e.unset {
+		if d.unsetSecret[name] && !d.unsetOther[name] {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // publicVars returns the values read that are not secret: a value is left out if it is
@@ -101,6 +161,12 @@ type decoder struct {
 	// Set when an attribute was present but failed, so the checks that depend on it
 	// are skipped rather than reported as a second, misleading error.
 	placedBad, publicURLBad bool
+
+	// Where the values of unset variables went (LoadOptions.AllowUnsetSecrets):
+	// secret is set while a secret attribute is decoded.
+	secret                  bool
+	unsetSecret, unsetOther map[string]bool
+	unsetSecretHits         int // secret attributes left unknown by an unset variable
 }
 
 func (d *decoder) add(ds ...*hcl.Diagnostic) { d.diags = append(d.diags, ds...) }
@@ -297,6 +363,17 @@ func (d *decoder) value(attrs hcl.Attributes, name string, ty cty.Type) (cty.Val
 	}
 	v, diags := d.e.eval(a.Expr)
 	d.add(diags...)
+	v, marks := v.UnmarkDeep()
+	for m := range marks {
+		if u, ok := m.(unsetVar); ok && d.secret {
+			d.unsetSecret[u.name] = true
+		} else if ok {
+			d.unsetOther[u.name] = true
+		}
+	}
+	if d.secret && len(marks) > 0 && !v.IsWhollyKnown() {
+		d.unsetSecretHits++
+	}
 	if diags.HasErrors() || !v.IsWhollyKnown() || v.IsNull() {
 		return cty.NilVal, false
 	}

@@ -25,7 +25,7 @@ var applyCommand = command{
 func init() { applyCommand.run = runApply }
 
 func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags(applyCommand, stderr)
+	fs := newFlags(applyCommand, stdout, stderr)
 	var cf configFlags
 	cf.register(fs)
 	parallelism := fs.Int("parallelism", 32, "copies in flight at once")
@@ -144,7 +144,7 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	// Bars draw on the terminal itself (no secret reaches them); logs go through the
 	// redactor.
-	prog := newProgress(rawStderr, log, logOpts.format)
+	prog := newProgress(rawStderr, log, &logOpts)
 	phases := map[string]*phase{}
 	for _, ph := range []struct {
 		name  string

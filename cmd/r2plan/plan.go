@@ -27,7 +27,7 @@ var planCommand = command{
 func init() { planCommand.run = runPlan }
 
 func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags(planCommand, stderr)
+	fs := newFlags(planCommand, stdout, stderr)
 	var cf configFlags
 	cf.register(fs)
 	out := fs.String("out", "", "write the plan to `file`, for review and apply")
@@ -56,7 +56,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	slog.SetDefault(log) // the bucket provider logs its retries at debug level there
-	prog := newProgress(rawStderr, log, logOpts.format)
+	prog := newProgress(rawStderr, log, &logOpts)
 
 	var scope *plan.Scope
 	if len(include) > 0 || len(exclude) > 0 {

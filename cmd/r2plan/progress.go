@@ -14,15 +14,22 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 )
 
-// logOptions are the logging flags of plan and apply.
+// logOptions are the logging and progress flags of plan and apply. They govern
+// stderr only: stdout carries the command's results (the plan, the apply summary)
+// whatever they say.
 type logOptions struct {
-	format string
-	level  string
+	format   string
+	level    string
+	quiet    bool
+	progress string
 }
 
 func (o *logOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.format, "log-format", "text", "log `format` on stderr: text or json")
 	fs.StringVar(&o.level, "log-level", "info", "log `level`: debug, info, warn or error")
+	fs.BoolVar(&o.quiet, "q", false, "quiet: no progress bars and no info logs on stderr, only warnings and errors (as --progress=never --log-level=warn)")
+	fs.BoolVar(&o.quiet, "quiet", false, "same as -q")
+	fs.StringVar(&o.progress, "progress", "auto", "progress `mode`: auto (bars when stderr is a terminal, log lines every few seconds otherwise) or never (log lines only)")
 }
 
 // logger returns the logger the flags ask for, writing to w.
@@ -30,6 +37,14 @@ func (o *logOptions) logger(w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	if o.quiet {
+		level = max(level, slog.LevelWarn)
+	}
+	switch o.progress {
+	case "auto", "never":
+	default:
+		return nil, fmt.Errorf("--progress: want auto or never, not %q", o.progress)
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	switch o.format {
@@ -48,13 +63,23 @@ type progress struct {
 	log  *slog.Logger
 }
 
-// newProgress draws bars on w when w is a terminal and the logs are text.
-func newProgress(w io.Writer, log *slog.Logger, logFormat string) *progress {
+// newProgress draws bars on w when the flags and the environment allow them (see
+// wantBars); otherwise phases report through log lines, at info level.
+func newProgress(w io.Writer, log *slog.Logger, o *logOptions) *progress {
 	p := &progress{log: log}
-	if f, ok := w.(*os.File); ok && logFormat == "text" && isTerminal(f) {
+	f, ok := w.(*os.File)
+	if wantBars(o, ok && isTerminal(f), os.Getenv("NO_COLOR") != "") {
 		p.bars = mpb.New(mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithRefreshRate(200*time.Millisecond))
 	}
 	return p
+}
+
+// wantBars reports whether to draw progress bars: only on a terminal, with text logs,
+// --progress=auto and not -q, and not when NO_COLOR is set. The bars draw no color
+// but redraw themselves with ANSI cursor sequences; a user who asks for no color gets
+// plain log lines, which carry the same counts and rates.
+func wantBars(o *logOptions, terminal, noColor bool) bool {
+	return terminal && !noColor && !o.quiet && o.progress != "never" && o.format == "text"
 }
 
 func isTerminal(f *os.File) bool {

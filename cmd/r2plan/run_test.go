@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -93,6 +94,97 @@ func TestRunExitCodes(t *testing.T) {
 		}
 		if strings.Contains(all, s3srv.SecretKey) {
 			t.Errorf("%s: the secret key appears in the output", s.name)
+		}
+	}
+}
+
+// TestRunConventions checks the conventions users' hands know: where help and usage go
+// and with which exit code, --version, and flags after the positional arguments.
+func TestRunConventions(t *testing.T) {
+	ctx := context.Background()
+	tests := map[string]struct {
+		args   []string
+		want   int
+		stdout string // a substring of stdout ("" : stdout must be empty)
+		stderr string // a substring of stderr ("" : stderr must be empty)
+	}{
+		"no arguments":                    {nil, 1, "", "Usage: r2plan <command>"},
+		"-h":                              {[]string{"-h"}, 0, "Commands:", ""},
+		"--help":                          {[]string{"--help"}, 0, "Commands:", ""},
+		"help":                            {[]string{"help"}, 0, "Commands:", ""},
+		"help plan":                       {[]string{"help", "plan"}, 0, "--detailed-exitcode", ""},
+		"help show":                       {[]string{"help", "show"}, 0, "Usage: r2plan show", ""},
+		"help unknown":                    {[]string{"help", "frobnicate"}, 1, "", `unknown command "frobnicate"`},
+		"help two":                        {[]string{"help", "plan", "show"}, 1, "", "at most one command"},
+		"plan -h":                         {[]string{"plan", "-h"}, 0, "--max-delete", ""},
+		"apply --help":                    {[]string{"apply", "--help"}, 0, "--parallelism", ""},
+		"show -h after the file":          {[]string{"show", "x.plan", "-h"}, 0, "--format", ""},
+		"unlock -help":                    {[]string{"unlock", "-help"}, 0, "--force", ""},
+		"validate -h":                     {[]string{"validate", "-h"}, 0, "--config", ""},
+		"version -h":                      {[]string{"version", "-h"}, 0, "Usage: r2plan version", ""},
+		"unknown flag":                    {[]string{"show", "--nope", "x.plan"}, 1, "", "flag provided but not defined: -nope\nUsage: r2plan show"},
+		"unknown flag after the file":     {[]string{"show", "x.plan", "--nope"}, 1, "", "Usage: r2plan show"},
+		"missing argument":                {[]string{"show"}, 1, "", "Usage: r2plan show"},
+		"apply, missing plan":             {[]string{"apply", "--parallelism=4"}, 1, "", "Usage: r2plan apply"},
+		"unknown command":                 {[]string{"frobnicate"}, 1, "", `unknown command "frobnicate"`},
+		"--version":                       {[]string{"--version"}, 0, "r2plan " + version + " (plan format", ""},
+		"-version":                        {[]string{"-version"}, 0, "r2plan " + version + " (plan format", ""},
+		"version":                         {[]string{"version"}, 0, "r2plan " + version + " (plan format", ""},
+		"version extra":                   {[]string{"version", "x"}, 1, "", "version takes no arguments"},
+		"show, flag after file":           {[]string{"show", "missing.plan", "--format=json"}, 1, "", "Error: open missing.plan"},
+		"show, bad flag value after file": {[]string{"show", "missing.plan", "--format=yaml"}, 1, "", `unknown format "yaml"`},
+		"show, -- ends flags":             {[]string{"show", "--", "--format=json"}, 1, "", "Error: open --format=json"},
+		"unlock, flags after id":          {[]string{"unlock", "3", "--force", "--config", "missing.hcl"}, 1, "", "missing.hcl"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			got := run(ctx, tt.args, &stdout, &stderr)
+			if got != tt.want {
+				t.Errorf("r2plan %q exited %d, want %d; stdout:\n%s\nstderr:\n%s", tt.args, got, tt.want, &stdout, &stderr)
+			}
+			for _, o := range []struct {
+				name, want string
+				got        *bytes.Buffer
+			}{{"stdout", tt.stdout, &stdout}, {"stderr", tt.stderr, &stderr}} {
+				if o.want == "" && o.got.Len() > 0 {
+					t.Errorf("r2plan %q wrote to %s:\n%s", tt.args, o.name, o.got)
+				}
+				if !strings.Contains(o.got.String(), o.want) {
+					t.Errorf("r2plan %q: %s lacks %q:\n%s", tt.args, o.name, o.want, o.got)
+				}
+			}
+		})
+	}
+}
+
+func TestPickVersion(t *testing.T) {
+	build := func(version string, settings ...string) *debug.BuildInfo {
+		info := &debug.BuildInfo{Main: debug.Module{Path: "github.com/r2plan/r2plan", Version: version}}
+		for i := 0; i+1 < len(settings); i += 2 {
+			info.Settings = append(info.Settings, debug.BuildSetting{Key: settings[i], Value: settings[i+1]})
+		}
+		return info
+	}
+	const rev = "abc1234def5678abc1234def5678abc1234def56"
+	tests := map[string]struct {
+		linked string
+		info   *debug.BuildInfo
+		want   string
+	}{
+		"Makefile wins":            {"v0.3.0-2-gabc1234-dirty", build("v0.2.0"), "v0.3.0-2-gabc1234-dirty"},
+		"no build info":            {"", nil, "devel"},
+		"go install @v0.3.0":       {"", build("v0.3.0"), "v0.3.0"},
+		"go install @commit":       {"", build("v0.0.0-20250102150405-abc1234def56"), "v0.0.0-20250102150405-abc1234def56"},
+		"checkout at a tag, clean": {"", build("v0.3.0", "vcs", "git", "vcs.revision", rev, "vcs.modified", "false"), "v0.3.0"},
+		"checkout, modified":       {"", build("v0.3.1-0.20250102150405-abc1234def56+dirty", "vcs.revision", rev, "vcs.modified", "true"), "devel +abc1234 (modified)"},
+		"checkout, untagged":       {"", build("v0.3.1-0.20250102150405-abc1234def56", "vcs.revision", rev, "vcs.modified", "false"), "devel +abc1234"},
+		"older go, (devel)":        {"", build("(devel)", "vcs.revision", rev, "vcs.modified", "true"), "devel +abc1234 (modified)"},
+		"no vcs, (devel)":          {"", build("(devel)"), "devel"},
+	}
+	for name, tt := range tests {
+		if got := pickVersion(tt.linked, tt.info); got != tt.want {
+			t.Errorf("%s: pickVersion = %q, want %q", name, got, tt.want)
 		}
 	}
 }

@@ -18,7 +18,7 @@ var showCommand = command{
 func init() { showCommand.run = runShow }
 
 func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags(showCommand, stderr)
+	fs := newFlags(showCommand, stdout, stderr)
 	format := fs.String("format", "table", "output `format`: table, markdown or json")
 	all := fs.Bool("all", false, "table format: list every change, not the first 20")
 	if code, stop := parseFlags(fs, args); stop {

@@ -19,21 +19,14 @@ var unlockCommand = command{
 func init() { unlockCommand.run = runUnlock }
 
 func runUnlock(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags(unlockCommand, stderr)
+	fs := newFlags(unlockCommand, stdout, stderr)
 	var cf configFlags
 	cf.register(fs)
 	force := fs.Bool("force", false, "break the lock even if its apply may be alive (it keeps running, unlocked)")
-	// Flags may follow LOCK_ID too: "unlock 3 --force".
-	var ids []string
-	for {
-		if code, stop := parseFlags(fs, args); stop {
-			return code
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		ids, args = append(ids, fs.Arg(0)), fs.Args()[1:]
+	if code, stop := parseFlags(fs, args); stop {
+		return code
 	}
+	ids := fs.Args()
 	var id int64
 	switch len(ids) {
 	case 0:

@@ -79,7 +79,11 @@ func configRecord(cfg *config.Config) *plan.ConfigRecord {
 
 // load loads and validates the config, printing its diagnostics.
 func (c *configFlags) load(stderr io.Writer) (*config.Config, bool) {
-	cfg, diags := config.Load(c.path, c.vars, os.LookupEnv)
+	return c.loadWith(stderr, config.LoadOptions{})
+}
+
+func (c *configFlags) loadWith(stderr io.Writer, opts config.LoadOptions) (*config.Config, bool) {
+	cfg, diags := config.LoadWith(c.path, c.vars, os.LookupEnv, opts)
 	if len(diags) > 0 {
 		config.WriteDiagnostics(stderr, diags)
 	}
