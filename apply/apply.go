@@ -174,15 +174,17 @@ func Run(ctx context.Context, planID string, hdr plan.Header, entries func(func(
 		return err
 	}
 	err := entries(func(e plan.Entry) error {
-		switch {
-		case e.Move != nil && !o.Shard.Owns(e.Move.Key), e.Delete != nil && !o.Shard.Owns(e.Delete.Key):
-			return nil
-		case e.Move != nil:
+		a := e.Action()
+		if !a.Writes() || !o.Shard.Owns(e.Key()) {
+			return nil // a report, or another shard's
+		}
+		switch a {
+		case plan.ActionCopy, plan.ActionRewrite:
 			moves = append(moves, *e.Move)
 			if len(moves) >= o.ChunkSize {
 				return flush()
 			}
-		case e.Delete != nil:
+		case plan.ActionDelete:
 			if len(moves) > 0 {
 				// Every move completes before the first deletion.
 				if err := flush(); err != nil {

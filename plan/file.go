@@ -58,8 +58,10 @@ type DatabaseID struct {
 	Name   string `json:"name"`
 }
 
-// The body of a plan file is one JSON object per line, each with a "type". The last line
-// is the trailer, with the count of body lines and the digest of every byte before it.
+// The body of a plan file is one JSON object per line, each with a "type" and the fields
+// of its entry (Entry.line and decodeEntry: the one codec of entries, which the JSON
+// view uses too). The last line is the trailer, with the count of body lines and the
+// digest of every byte before it.
 type line struct {
 	Type string `json:"type"`
 }
@@ -84,6 +86,77 @@ type conflictLine struct {
 	Conflict
 }
 
+// line is the entry as a plan file line.
+func (e Entry) line() (any, error) {
+	switch e.Action() {
+	case ActionCopy, ActionRewrite:
+		return moveLine{"move", *e.Move}, nil
+	case ActionDelete:
+		return deleteLine{"delete", *e.Delete}, nil
+	case ActionConflict:
+		return conflictLine{"conflict", *e.Conflict}, nil
+	case ActionDangling:
+		return danglingLine{"dangling", *e.Dangling}, nil
+	}
+	return nil, errors.New("plan: an empty entry")
+}
+
+// decodeEntry reads a plan file line of the given type.
+func decodeEntry(typ string, raw []byte) (Entry, error) {
+	var e Entry
+	var err error
+	switch typ {
+	case "move":
+		var m moveLine
+		err = json.Unmarshal(raw, &m)
+		e.Move = &m.Move
+	case "delete":
+		var d deleteLine
+		err = json.Unmarshal(raw, &d)
+		e.Delete = &d.Deletion
+	case "dangling":
+		var d danglingLine
+		err = json.Unmarshal(raw, &d)
+		e.Dangling = &d.Dangling
+	case "conflict":
+		var c conflictLine
+		err = json.Unmarshal(raw, &c)
+		e.Conflict = &c.Conflict
+	default:
+		err = fmt.Errorf("unknown entry type %q", typ)
+	}
+	return e, err
+}
+
+// MarshalJSON writes the entry as its plan file line does.
+func (e Entry) MarshalJSON() ([]byte, error) {
+	line, err := e.line()
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(line); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// UnmarshalJSON reads an entry written by MarshalJSON.
+func (e *Entry) UnmarshalJSON(raw []byte) error {
+	var l line
+	if err := json.Unmarshal(raw, &l); err != nil {
+		return err
+	}
+	d, err := decodeEntry(l.Type, raw)
+	if err != nil {
+		return err
+	}
+	*e = d
+	return nil
+}
+
 type trailer struct {
 	Type   string `json:"type"` // "end"
 	Lines  int    `json:"lines"`
@@ -105,16 +178,11 @@ func Write(w io.Writer, p *Plan) (digest string, err error) {
 	n := 0
 	err = p.Entries(func(e Entry) error {
 		n++
-		switch {
-		case e.Move != nil:
-			return enc.Encode(moveLine{"move", *e.Move})
-		case e.Delete != nil:
-			return enc.Encode(deleteLine{"delete", *e.Delete})
-		case e.Conflict != nil:
-			return enc.Encode(conflictLine{"conflict", *e.Conflict})
-		default:
-			return enc.Encode(danglingLine{"dangling", *e.Dangling})
+		line, err := e.line()
+		if err != nil {
+			return err
 		}
+		return enc.Encode(line)
 	})
 	if err != nil {
 		return "", err
@@ -196,27 +264,7 @@ func Read(r io.Reader, fn func(Entry) error) (Header, string, error) {
 		if fn == nil {
 			continue
 		}
-		var e Entry
-		switch l.Type {
-		case "move":
-			var m moveLine
-			err = json.Unmarshal(raw, &m)
-			e.Move = &m.Move
-		case "delete":
-			var d deleteLine
-			err = json.Unmarshal(raw, &d)
-			e.Delete = &d.Deletion
-		case "dangling":
-			var d danglingLine
-			err = json.Unmarshal(raw, &d)
-			e.Dangling = &d.Dangling
-		case "conflict":
-			var c conflictLine
-			err = json.Unmarshal(raw, &c)
-			e.Conflict = &c.Conflict
-		default:
-			err = fmt.Errorf("unknown entry type %q", l.Type)
-		}
+		e, err := decodeEntry(l.Type, raw)
 		if err != nil {
 			return hdr, "", fmt.Errorf("%w: line %d: %v", ErrInvalid, n+1, err)
 		}

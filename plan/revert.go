@@ -16,7 +16,8 @@ type Copied struct {
 // A Deleted object is one that an applied plan deleted, with its ETag then and why
 // (a Reason). Apply journals it.
 type Deleted struct {
-	Key, ETag, Reason string
+	Key, ETag string
+	Reason    Reason
 }
 
 // RevertInputs is what undoing an applied plan needs: the bucket as it is now and what

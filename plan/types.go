@@ -89,19 +89,12 @@ type Rewrite struct {
 	Reencoded bool `json:"reencoded,omitempty"`
 }
 
-// Deletion reasons.
-const (
-	ReasonMoved  = "moved"  // a source whose copy was verified and whose rows were rewritten, past the grace period
-	ReasonOrphan = "orphan" // an unreferenced object in the orphans scope, older than its minimum age
-	ReasonRevert = "revert" // a copy r2plan made, deleted by a revert once its rows point back
-)
-
 // A Deletion removes one object. Apply deletes it only if it still has ETag, no row
 // points at it (re-checked at apply time), and, when Target is set, Target still holds
 // an identical copy with TargetETag.
 type Deletion struct {
 	Key        string    `json:"key"`
-	Reason     string    `json:"reason"`
+	Reason     Reason    `json:"reason"`
 	Size       int64     `json:"size"`
 	ETag       string    `json:"etag"`
 	Modified   time.Time `json:"modified"`

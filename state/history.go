@@ -37,13 +37,13 @@ func MovedAt(ctx context.Context, db *sqldb.DB, fn func(key string, at time.Time
 	// A batch's rows are expanded where they are stored: the fourth field of each is its
 	// object's key. PostgreSQL sends the time as microseconds, cheaper to read than text.
 	when := `(extract(epoch FROM applied_at) * 1000000)::bigint`
-	batched := `SELECT e.value->>3, ` + when + ` FROM r2plan_journal, json_array_elements(NULLIF(batch_rows, '')::json) AS e WHERE action = 'rewrites'`
+	batched := `SELECT e.value->>3, ` + when + ` FROM r2plan_journal, json_array_elements(NULLIF(batch_rows, '')::json) AS e WHERE action = ?`
 	if db.Dialect() == sqldb.SQLite {
 		when = "applied_at"
-		batched = `SELECT json_extract(e.value, '$[3]'), applied_at FROM r2plan_journal, json_each(NULLIF(r2plan_journal.batch_rows, '')) AS e WHERE action = 'rewrites'`
+		batched = `SELECT json_extract(e.value, '$[3]'), applied_at FROM r2plan_journal, json_each(NULLIF(r2plan_journal.batch_rows, '')) AS e WHERE action = ?`
 	}
 	rows, err := db.Bun().QueryContext(ctx, `SELECT object_key, `+when+` AS at FROM r2plan_journal
-		WHERE action IN ('copy', 'rewrite') AND object_key <> '' UNION ALL `+batched)
+		WHERE action IN (?, ?) AND object_key <> '' UNION ALL `+batched, journalCopy, journalRewrite, journalRewrites)
 	if err != nil {
 		return fmt.Errorf("read the journal: %w", err)
 	}
@@ -90,7 +90,7 @@ func PlanEntries(ctx context.Context, db *sqldb.DB, planID string) ([]Entry, err
 	}
 	var entries []Entry
 	for _, e := range stored {
-		if e.Action != "rewrites" {
+		if e.Action != journalRewrites {
 			entries = append(entries, e)
 			continue
 		}
@@ -102,11 +102,31 @@ func PlanEntries(ctx context.Context, db *sqldb.DB, planID string) ([]Entry, err
 			if len(r) != 5 {
 				return nil, fmt.Errorf("read the journal of plan %s: entry %d: a row of %d fields, want 5", planID, e.ID, len(r))
 			}
-			entries = append(entries, Entry{ID: e.ID, PlanID: e.PlanID, Action: "rewrite", Reference: e.Reference, Column: e.Column,
+			entries = append(entries, Entry{ID: e.ID, PlanID: e.PlanID, Action: journalRewrite, Reference: e.Reference, Column: e.Column,
 				PK: r[0], Old: r[1], New: r[2], Key: r[3], Target: r[4], AppliedAt: e.AppliedAt})
 		}
 	}
 	return entries, nil
+}
+
+// RevertInputs reads what undoing an applied plan needs from its journal: the copies it
+// made and the rows it rewrote (each with its object and target). Both are empty for a
+// plan never applied to this database.
+func RevertInputs(ctx context.Context, db *sqldb.DB, planID string) (copies []plan.Copied, rewrites []plan.Rewrite, err error) {
+	entries, err := PlanEntries(ctx, db, planID)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range entries {
+		switch e.Action {
+		case journalCopy:
+			copies = append(copies, plan.Copied{Key: e.Key, Target: e.Target, TargetETag: e.ETag})
+		case journalRewrite:
+			rewrites = append(rewrites, plan.Rewrite{Key: e.Key, Target: e.Target, Reference: e.Reference,
+				Column: e.Column, PK: e.PK, Old: e.Old, New: e.New})
+		}
+	}
+	return copies, rewrites, nil
 }
 
 // RecordDeletes journals deleted objects in one insert.
@@ -117,7 +137,7 @@ func (j *Journal) RecordDeletes(ctx context.Context, planID string, deleted []pl
 	now := j.now().UTC()
 	entries := make([]Entry, len(deleted))
 	for i, d := range deleted {
-		entries[i] = Entry{PlanID: planID, Action: "delete", Key: d.Key, ETag: d.ETag, Reference: d.Reason, AppliedAt: now}
+		entries[i] = Entry{PlanID: planID, Action: journalDelete, Key: d.Key, ETag: d.ETag, Reference: string(d.Reason), AppliedAt: now}
 	}
 	_, err := j.db.Bun().NewInsert().Model(&entries).Exec(ctx)
 	return err

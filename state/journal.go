@@ -43,6 +43,16 @@ type Entry struct {
 	Batch     string    `bun:"batch_rows,notnull,default:''"`
 }
 
+// The journal's actions: a verified copy, a deleted object and one rewritten row carry
+// plan's names for them; a batch of rewritten rows is the journal's own.
+var (
+	journalCopy    = plan.ActionCopy.String()
+	journalDelete  = plan.ActionDelete.String()
+	journalRewrite = plan.ActionRewrite.String() // one row, as earlier versions wrote
+)
+
+const journalRewrites = "rewrites"
+
 // batchColumn is the column of Entry.Batch, which journals of earlier versions lack.
 const batchColumn = "batch_rows"
 
@@ -245,7 +255,7 @@ func (j *Journal) RecordCopies(ctx context.Context, planID string, copies []plan
 			continue
 		}
 		journaled[[2]string{c.Key, c.Target}] = true
-		entries = append(entries, Entry{PlanID: planID, Action: "copy", Key: c.Key, Target: c.Target, ETag: c.TargetETag, AppliedAt: now})
+		entries = append(entries, Entry{PlanID: planID, Action: journalCopy, Key: c.Key, Target: c.Target, ETag: c.TargetETag, AppliedAt: now})
 	}
 	if len(entries) == 0 {
 		return nil
@@ -265,7 +275,7 @@ func (j *Journal) journaledCopies(ctx context.Context, planID string, copies []p
 		}
 		var found []Entry
 		err := j.db.Bun().NewSelect().Model(&found).Column("object_key", "target_key").
-			Where("plan_id = ? AND action = 'copy' AND object_key IN (?)", planID, bun.In(keys)).Scan(ctx)
+			Where("plan_id = ? AND action = ? AND object_key IN (?)", planID, journalCopy, bun.In(keys)).Scan(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("read the journaled copies of plan %s: %w", planID, err)
 		}
@@ -398,7 +408,7 @@ func (j *Journal) journalBatch(ctx context.Context, tx bun.Tx, planID, ref, colu
 	if err != nil {
 		return err
 	}
-	e := Entry{PlanID: planID, Action: "rewrites", Reference: ref, Column: column, Batch: string(data), AppliedAt: j.now().UTC()}
+	e := Entry{PlanID: planID, Action: journalRewrites, Reference: ref, Column: column, Batch: string(data), AppliedAt: j.now().UTC()}
 	if j.db.Dialect() != sqldb.Postgres {
 		_, err := tx.NewInsert().Model(&e).Exec(ctx)
 		return err

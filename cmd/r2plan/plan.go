@@ -267,19 +267,10 @@ func revertPlan(ctx context.Context, db *sqldb.DB, which string, objects func(fu
 		f.Close()
 		id = plan.ID(digest)
 	}
-	entries, err := state.PlanEntries(ctx, db, id)
-	if err != nil {
-		return nil, err
-	}
 	in := plan.RevertInputs{PlanID: id, Objects: objects}
-	for _, e := range entries {
-		switch e.Action {
-		case "copy":
-			in.Copies = append(in.Copies, plan.Copied{Key: e.Key, Target: e.Target, TargetETag: e.ETag})
-		case "rewrite":
-			in.Rewrites = append(in.Rewrites, plan.Rewrite{Key: e.Key, Target: e.Target, Reference: e.Reference,
-				Column: e.Column, PK: e.PK, Old: e.Old, New: e.New})
-		}
+	var err error
+	if in.Copies, in.Rewrites, err = state.RevertInputs(ctx, db, id); err != nil {
+		return nil, err
 	}
 	if len(in.Copies)+len(in.Rewrites) == 0 {
 		return nil, fmt.Errorf("plan %s has no copies or rewrites in this database's journal: it was never applied here", id)

@@ -47,6 +47,15 @@ func deletionLine(s *plan.Summary) string {
 	return line + "."
 }
 
+// actionWord is how the views name a move's action: a move whose target already holds
+// the copy only rewrites rows.
+func actionWord(a plan.Action) string {
+	if a == plan.ActionRewrite {
+		return "rewrite only"
+	}
+	return a.String()
+}
+
 // budgetLine says loudly that a plan deletes more orphans than its delete budget.
 func budgetLine(s *plan.Summary) string {
 	if !s.OverBudget {
@@ -209,28 +218,24 @@ func (v tableView) render(h *plan.Header, entries func(func(plan.Entry) error) e
 	var moves, deletes, conflicts, dangling [][]string
 	var nMoves, nDeletes, nConflicts, nDangling int
 	err := entries(func(e plan.Entry) error {
-		switch {
-		case e.Move != nil:
+		switch a := e.Action(); a {
+		case plan.ActionCopy, plan.ActionRewrite:
 			nMoves++
 			if len(moves) < limit {
-				action := "copy"
-				if !e.Move.Copy {
-					action = "rewrite only"
-				}
-				moves = append(moves, []string{action, e.Move.Key, e.Move.Target, rowCount(e.Move)})
+				moves = append(moves, []string{actionWord(a), e.Move.Key, e.Move.Target, rowCount(e.Move)})
 			}
-		case e.Delete != nil:
+		case plan.ActionDelete:
 			nDeletes++
 			if len(deletes) < limit {
 				d := e.Delete
-				deletes = append(deletes, []string{d.Reason, d.Key, humanBytes(d.Size), d.Target})
+				deletes = append(deletes, []string{string(d.Reason), d.Key, humanBytes(d.Size), d.Target})
 			}
-		case e.Conflict != nil:
+		case plan.ActionConflict:
 			nConflicts++
 			if len(conflicts) < limit {
 				conflicts = append(conflicts, []string{e.Conflict.Key, e.Conflict.Target, e.Conflict.Reason, fmt.Sprint(e.Conflict.Rows)})
 			}
-		case e.Dangling != nil:
+		case plan.ActionDangling:
 			nDangling++
 			if len(dangling) < limit {
 				d := e.Dangling

@@ -12,32 +12,6 @@ import (
 // every entry, streamed.
 type jsonView struct{ w io.Writer }
 
-// entryJSON encodes one entry with its type beside its fields.
-func entryJSON(e plan.Entry) ([]byte, error) {
-	switch {
-	case e.Move != nil:
-		return json.Marshal(struct {
-			Type string `json:"type"`
-			*plan.Move
-		}{"move", e.Move})
-	case e.Delete != nil:
-		return json.Marshal(struct {
-			Type string `json:"type"`
-			*plan.Deletion
-		}{"delete", e.Delete})
-	case e.Conflict != nil:
-		return json.Marshal(struct {
-			Type string `json:"type"`
-			*plan.Conflict
-		}{"conflict", e.Conflict})
-	default:
-		return json.Marshal(struct {
-			Type string `json:"type"`
-			*plan.Dangling
-		}{"dangling", e.Dangling})
-	}
-}
-
 func (v jsonView) render(h *plan.Header, entries func(func(plan.Entry) error) error, digest string) error {
 	bw := bufio.NewWriter(v.w)
 	head, err := json.Marshal(struct {
@@ -56,7 +30,7 @@ func (v jsonView) render(h *plan.Header, entries func(func(plan.Entry) error) er
 			bw.WriteString(",")
 		}
 		first = false
-		b, err := entryJSON(e)
+		b, err := json.Marshal(e)
 		if err != nil {
 			return err
 		}

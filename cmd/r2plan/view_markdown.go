@@ -60,24 +60,20 @@ func (v markdownView) render(h *plan.Header, entries func(func(plan.Entry) error
 	conflicts := newCollapsed("Conflicts (not moved)", room)
 	dangling := newCollapsed("Dangling references", room)
 	err := entries(func(e plan.Entry) error {
-		switch {
-		case e.Move != nil:
+		switch a := e.Action(); a {
+		case plan.ActionCopy, plan.ActionRewrite:
 			m := e.Move
-			verb := "copy"
-			if !m.Copy {
-				verb = "rewrite only"
-			}
-			moves.add(fmt.Sprintf("- %s `%s` → `%s` (%s rows)\n", verb, mdEscape(m.Key), mdEscape(m.Target), rowCount(m)))
-		case e.Delete != nil:
+			moves.add(fmt.Sprintf("- %s `%s` → `%s` (%s rows)\n", actionWord(a), mdEscape(m.Key), mdEscape(m.Target), rowCount(m)))
+		case plan.ActionDelete:
 			d := e.Delete
 			item := fmt.Sprintf("- %s `%s` (%s)\n", d.Reason, mdEscape(d.Key), humanBytes(d.Size))
 			if d.Target != "" {
 				item = fmt.Sprintf("- %s `%s` (%s; identical copy at `%s`)\n", d.Reason, mdEscape(d.Key), humanBytes(d.Size), mdEscape(d.Target))
 			}
 			deletes.add(item)
-		case e.Conflict != nil:
+		case plan.ActionConflict:
 			conflicts.add(fmt.Sprintf("- `%s` → `%s`: %s (%d rows)\n", mdEscape(e.Conflict.Key), mdEscape(e.Conflict.Target), mdEscape(e.Conflict.Reason), e.Conflict.Rows))
-		case e.Dangling != nil:
+		case plan.ActionDangling:
 			d := e.Dangling
 			dangling.add(fmt.Sprintf("- `%s.%s` row `%s`: `%s`\n", mdEscape(d.Reference), mdEscape(d.Column), mdEscape(d.PK), mdEscape(d.Value)))
 		}
