@@ -422,32 +422,28 @@ func (pl *planner) classify(p *Plan) error {
 	for i := range objs.len() {
 		f := &objs.rec(i).flags
 		if *f&(fMoving|fReferenced|fTarget) == fReferenced {
-			continue // referenced and in place: nothing to do
+			continue // referenced and in place: nothing to do (decide says so too)
 		}
 		k := objs.key(i)
 		if !in.Scope.Contains(k) {
 			continue
 		}
-		moving := *f&fMoving != 0
-		orphan := *f&(fReferenced|fTarget) == 0 && in.Orphans.covers(k)
-		young := orphan && in.Now.Sub(objs.modTime(i)) < in.Orphans.MinAge
-		orphan = orphan && !young
-		switch {
-		case moving && *f&fConflict != 0:
+		fc := facts{flags: *f, orphanScope: in.Orphans.covers(k)}
+		fc.young = fc.candidate() && in.Now.Sub(objs.modTime(i)) < in.Orphans.MinAge
+		switch decide(fc) {
+		case fateConflict:
 			p.Conflicts = append(p.Conflicts, *pl.conflicts[int32(i)])
-		case moving && *f&(fCopy|fRewrites|fHeld) == fHeld:
-			s.Held++ // already copied, but a row outside a where filter names it
-		case moving && *f&(fCopy|fRewrites) == 0:
-			// Already copied and nothing points at it: the source waits for its grace
-			// period, counted from when its move completed.
+		case fateHeld:
+			s.Held++
+		case fateSettled:
 			at := objs.movedAt(i)
 			if at.IsZero() {
+				// Not journaled (moved by hand, or by an earlier tool): the copy's age.
 				target, _, _ := in.Layout.Map(k)
 				t, _ := objs.lookup(target)
 				at = objs.modTime(t)
 			}
-			due := at.Add(in.GracePeriod)
-			if !at.IsZero() && !in.Now.Before(due) {
+			if graceOver(at, in.GracePeriod, in.Now) {
 				*f |= fEmitDelete
 				s.DeletesMoved++
 				s.Deletes++
@@ -458,25 +454,23 @@ func (pl *planner) classify(p *Plan) error {
 			if at.IsZero() {
 				continue // when the move completed is unknown: kept, no due date
 			}
+			due := at.Add(in.GracePeriod)
 			if firstDue.IsZero() || due.Before(firstDue) {
 				firstDue = due
 			}
 			if due.After(lastDue) {
 				lastDue = due
 			}
-		case orphan && (!moving || *f&fCopy != 0):
-			// An unreferenced object old enough to go: deleted, not copied.
+		case fateDeleteOrphan:
 			*f |= fEmitDelete | fOrphanDelete
 			s.DeletesOrphan++
 			s.Deletes++
 			s.DeleteBytes += objs.size(i)
-		case !moving:
-			if young {
-				s.OrphansYoung++
-			}
-		default:
+		case fateYoung:
+			s.OrphansYoung++
+		case fateMove:
 			*f |= fEmitMove
-			if young && *f&fCopy != 0 {
+			if fc.youngOrphan() && *f&fCopy != 0 {
 				s.OrphansYoung++ // not deleted yet: moved with the rest
 			}
 			if *f&fCopy != 0 {
