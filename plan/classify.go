@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// classify decides what the plan does with each object (move it, delete it, report a
-// conflict, or nothing) and counts it in the summary.
+// classify decides each object's fate (decide), marks what the plan emits (a move or a
+// deletion) and counts it in the summary.
 func (pl *planner) classify(p *Plan) error {
 	in, objs := &pl.in, pl.objs
 	s := &p.Header.Summary
