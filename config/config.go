@@ -22,6 +22,11 @@ type Config struct {
 	// Vars maps each name in EnvRead to the value used, unless that value is empty or
 	// flows into a secret (see Secrets); secret values are omitted.
 	Vars map[string]string
+	// Sources maps an attribute of the bucket and database blocks ("bucket.name",
+	// "database.url") to the names of the variables its value read, directly or
+	// through locals, sorted; an attribute that read none is absent. Error messages
+	// use it to say which variable to fix.
+	Sources map[string][]string
 }
 
 // Bucket is the S3-compatible bucket being reorganised.
