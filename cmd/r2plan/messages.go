@@ -211,7 +211,7 @@ func explainApplyFailure(err error, res *apply.Result) (string, bool) {
 		if strings.HasPrefix(p.Table, "r2plan_") {
 			need = "apply needs the grants on r2plan's tables"
 		}
-		return fmt.Sprintf("%s: %s (see the README's permissions table); %s, and no row of the refused batch; run the same apply again after granting it",
+		return fmt.Sprintf("%s: %s (see the README's permissions table); %s before it; run the same apply again after granting it",
 			p.Cause, need, done()), true
 	}
 	return "", false
