@@ -195,8 +195,11 @@ func explainReference(cfg *config.Config, r config.Reference, err error) error {
 // permission is missing and what the run did before it. ok is false for any other
 // failure.
 func explainApplyFailure(err error, res *apply.Result) (string, bool) {
-	done := func() string {
-		s := fmt.Sprintf("%d objects were copied and journaled", res.Copied)
+	done := func(journaled bool) string {
+		s := fmt.Sprintf("%d objects were copied", res.Copied)
+		if journaled {
+			s += " and journaled"
+		}
 		if res.Rewritten == 0 {
 			return s + ", no row was rewritten"
 		}
@@ -204,15 +207,17 @@ func explainApplyFailure(err error, res *apply.Result) (string, bool) {
 	}
 	if p, ok := s3.Explain(err); ok && p.Reason == s3.ReasonAccessDenied {
 		return fmt.Sprintf("the bucket refused %s (%s): apply needs write access (an R2 token with Object Read & Write); %s; run the same apply again after fixing it",
-			operation(p), codeOrStatus(p.Code, "403"), done()), true
+			operation(p), codeOrStatus(p.Code, "403"), done(true)), true
 	}
 	if p, ok := sqldb.Explain(err); ok && p.Reason == sqldb.ReasonPermission {
-		need := "apply needs SELECT and UPDATE on it"
+		need, journaled := "apply needs SELECT and UPDATE on it", true
 		if strings.HasPrefix(p.Table, "r2plan_") {
-			need = "apply needs the grants on r2plan's tables"
+			// The journal or the lock: what was copied may not be journaled, and the
+			// next run finds it in place.
+			need, journaled = "apply needs the grants on r2plan's tables", false
 		}
 		return fmt.Sprintf("%s: %s (see the README's permissions table); %s before it; run the same apply again after granting it",
-			p.Cause, need, done()), true
+			p.Cause, need, done(journaled)), true
 	}
 	return "", false
 }
