@@ -23,7 +23,8 @@ import (
 // attempts it waits a random time in [0, min(maxBackoff, base·2^(attempt-1))) ("full
 // jitter"), with base = baseBackoff after a connection error or a 500, and
 // throttleBackoff after a throttling answer (429, 503, SlowDown). With the default 10
-// attempts a request gives up after about a minute of sustained failure.
+// attempts a request gives up after about a minute of sustained failure. A failure to
+// connect before the endpoint has ever answered is not retried (see sharedRetryer).
 const (
 	baseBackoff     = 100 * time.Millisecond
 	throttleBackoff = 500 * time.Millisecond
