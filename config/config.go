@@ -27,6 +27,11 @@ type Config struct {
 	// empty. Only LoadWith with AllowUnsetSecrets leaves them unset rather than
 	// failing: such a Config is for validation, not for contacting a server.
 	UnsetSecrets []string
+	// Sources maps an attribute of the bucket and database blocks ("bucket.name",
+	// "database.url") to the names of the variables its value read, directly or
+	// through locals, sorted; an attribute that read none is absent. Error messages
+	// use it to say which variable to fix.
+	Sources map[string][]string
 }
 
 // Bucket is the S3-compatible bucket being reorganised.

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -24,6 +26,11 @@ type evaluator struct {
 	// marked unsetVar{name} instead of failing (see LoadOptions.AllowUnsetSecrets).
 	allowUnset func(name string) bool
 	unset      map[string]bool // the variables so evaluated
+	// cur, when not nil, collects the names of the variables read by the expression
+	// being evaluated, those of the locals it refers to included; localReads holds
+	// each evaluated local's.
+	cur        map[string]bool
+	localReads map[string]map[string]bool
 }
 
 // unsetVar marks a value that depends on an unset variable.
@@ -41,12 +48,13 @@ func (e *evaluator) unsetVal(name string) (cty.Value, bool) {
 
 func newEvaluator(vars map[string]string, lookupEnv func(string) (string, bool)) *evaluator {
 	e := &evaluator{
-		vars:      vars,
-		lookupEnv: lookupEnv,
-		declared:  map[string]bool{},
-		locals:    map[string]cty.Value{},
-		read:      map[string]string{},
-		unset:     map[string]bool{},
+		vars:       vars,
+		lookupEnv:  lookupEnv,
+		declared:   map[string]bool{},
+		locals:     map[string]cty.Value{},
+		read:       map[string]string{},
+		unset:      map[string]bool{},
+		localReads: map[string]map[string]bool{},
 	}
 	e.funcs = map[string]function.Function{
 		"env":           e.envFunc(),
@@ -100,11 +108,13 @@ func (e *evaluator) envFunc() function.Function {
 			}
 			if v, ok := e.lookup(name); ok {
 				e.read[name] = v
+				e.note(name)
 				return cty.StringVal(v), nil
 			}
 			if len(args) == 2 {
 				d := args[1].AsString()
 				e.read[name] = d
+				e.note(name)
 				return cty.StringVal(d), nil
 			}
 			if v, ok := e.unsetVal(name); ok {
@@ -151,6 +161,7 @@ func (e *evaluator) eval(expr hcl.Expression) (cty.Value, hcl.Diagnostics) {
 				continue
 			}
 			e.read[name] = v
+			e.note(name)
 			vars[name] = cty.StringVal(v)
 		case "local":
 			name, ok := attrStep(t)
@@ -162,6 +173,9 @@ func (e *evaluator) eval(expr hcl.Expression) (cty.Value, hcl.Diagnostics) {
 					Subject:  t.SourceRange().Ptr(),
 				})
 				continue
+			}
+			for v := range e.localReads[name] {
+				e.note(v)
 			}
 			if !e.declared[name] {
 				diags = append(diags, &hcl.Diagnostic{
@@ -185,6 +199,29 @@ func (e *evaluator) eval(expr hcl.Expression) (cty.Value, hcl.Diagnostics) {
 	}
 	v, d := expr.Value(ctx)
 	return v, append(diags, d...)
+}
+
+// note records that the expression being evaluated read the variable name.
+func (e *evaluator) note(name string) {
+	if e.cur != nil {
+		e.cur[name] = true
+	}
+}
+
+// evalTracked is eval that also returns the names of the variables expr read,
+// directly or through locals, sorted.
+func (e *evaluator) evalTracked(expr hcl.Expression) (cty.Value, []string, hcl.Diagnostics) {
+	outer := e.cur
+	e.cur = map[string]bool{}
+	v, diags := e.eval(expr)
+	read := slices.Sorted(maps.Keys(e.cur))
+	for name := range e.cur {
+		if outer != nil {
+			outer[name] = true
+		}
+	}
+	e.cur = outer
+	return v, read, diags
 }
 
 func objectOf(m map[string]cty.Value) cty.Value {

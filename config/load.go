@@ -158,6 +158,10 @@ type decoder struct {
 	// Ranges kept for the checks that span blocks (validate.go).
 	targetRanges []hcl.Range          // parallel to Layout.Rules
 	urlColumns   map[string]hcl.Range // reference name -> url_column attribute
+	// block is "bucket" or "database" while one of those is decoded: the variables
+	// their attributes read are kept in sources, by "block.attribute".
+	block   string
+	sources map[string][]string
 	// Set when an attribute was present but failed, so the checks that depend on it
 	// are skipped rather than reported as a second, misleading error.
 	placedBad, publicURLBad bool
@@ -174,6 +178,8 @@ func (d *decoder) add(ds ...*hcl.Diagnostic) { d.diags = append(d.diags, ds...) 
 func (d *decoder) file(filename string, body hcl.Body) *Config {
 	cfg := &Config{Filename: filename}
 	d.urlColumns = map[string]hcl.Range{}
+	d.sources = map[string][]string{}
+	cfg.Sources = d.sources
 	content, diags := body.Content(fileSchema)
 	d.add(diags...)
 
@@ -205,11 +211,15 @@ func (d *decoder) file(filename string, body hcl.Body) *Config {
 		switch b.Type {
 		case "bucket":
 			if once(b) {
+				d.block = "bucket"
 				cfg.Bucket = d.bucket(b)
+				d.block = ""
 			}
 		case "database":
 			if once(b) {
+				d.block = "database"
 				cfg.Database = d.database(b)
+				d.block = ""
 			}
 		case "layout":
 			if once(b) {
@@ -295,12 +305,16 @@ func (d *decoder) locals(blocks []*hcl.Block) {
 				next = append(next, a)
 				continue
 			}
-			v, diags := d.e.eval(a.Expr)
+			v, read, diags := d.e.evalTracked(a.Expr)
 			d.add(diags...)
 			if diags.HasErrors() {
 				v = cty.DynamicVal
 			}
 			d.e.locals[a.Name] = v
+			d.e.localReads[a.Name] = make(map[string]bool, len(read))
+			for _, name := range read {
+				d.e.localReads[a.Name][name] = true
+			}
 		}
 		if len(next) == len(pending) {
 			names := make([]string, len(next))
@@ -361,7 +375,7 @@ func (d *decoder) value(attrs hcl.Attributes, name string, ty cty.Type) (cty.Val
 	if !ok {
 		return cty.NilVal, false
 	}
-	v, diags := d.e.eval(a.Expr)
+	v, read, diags := d.e.evalTracked(a.Expr)
 	d.add(diags...)
 	v, marks := v.UnmarkDeep()
 	for m := range marks {
@@ -373,6 +387,9 @@ func (d *decoder) value(attrs hcl.Attributes, name string, ty cty.Type) (cty.Val
 	}
 	if d.secret && len(marks) > 0 && !v.IsWhollyKnown() {
 		d.unsetSecretHits++
+	}
+	if d.block != "" && len(read) > 0 {
+		d.sources[d.block+"."+name] = read
 	}
 	if diags.HasErrors() || !v.IsWhollyKnown() || v.IsNull() {
 		return cty.NilVal, false

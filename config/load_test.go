@@ -65,6 +65,16 @@ func charhubWant(env, publicURL string) *Config {
 		},
 		Orphans: &Orphans{Scope: []string{""}, MinAge: 720 * time.Hour, Protect: []string{"dev/", "prod/"}},
 		EnvRead: []string{"DATABASE_URL", "NODE_ENV", "R2_ACCESS_KEY_ID", "R2_BUCKET_NAME", "R2_ENDPOINT_URL", "R2_GRACE_PERIOD", "R2_LIST_CONCURRENCY", "R2_NO_OVERWRITE", "R2_PUBLIC_URL", "R2_SECRET_ACCESS_KEY"},
+		Sources: map[string][]string{
+			"bucket.endpoint":          {"R2_ENDPOINT_URL"},
+			"bucket.name":              {"R2_BUCKET_NAME"},
+			"bucket.access_key_id":     {"R2_ACCESS_KEY_ID"},
+			"bucket.secret_access_key": {"R2_SECRET_ACCESS_KEY"},
+			"bucket.public_url":        {"R2_PUBLIC_URL"},
+			"bucket.list_concurrency":  {"R2_LIST_CONCURRENCY"},
+			"bucket.no_overwrite":      {"R2_NO_OVERWRITE"},
+			"database.url":             {"DATABASE_URL"},
+		},
 	}
 }
 
@@ -128,6 +138,14 @@ func TestLoadExamples(t *testing.T) {
 				References: []Reference{{Name: "user_avatar", Table: "users", PrimaryKey: "id", KeyColumn: "avatar_key"}},
 				EnvRead:    []string{"AWS_ACCESS_KEY_ID", "AWS_REGION", "AWS_SECRET_ACCESS_KEY", "DATABASE_URL", "S3_BUCKET", "S3_ENDPOINT"},
 				Vars:       map[string]string{"AWS_REGION": "us-east-1", "S3_BUCKET": "avatars"},
+				Sources: map[string][]string{
+					"bucket.endpoint":          {"S3_ENDPOINT"},
+					"bucket.name":              {"S3_BUCKET"},
+					"bucket.region":            {"AWS_REGION"},
+					"bucket.access_key_id":     {"AWS_ACCESS_KEY_ID"},
+					"bucket.secret_access_key": {"AWS_SECRET_ACCESS_KEY"},
+					"database.url":             {"DATABASE_URL"},
+				},
 			},
 		},
 	}
@@ -470,5 +488,35 @@ func TestDeclRanges(t *testing.T) {
 		if !strings.HasSuffix(r.Filename, "charhub.hcl") || r.Start.Line == 0 {
 			t.Errorf("%s DeclRange = %v", what, r)
 		}
+	}
+}
+
+// TestSourcesThroughLocals: an attribute fed by a local names the variables the local
+// read, and a local of locals too.
+func TestSourcesThroughLocals(t *testing.T) {
+	src := `
+locals {
+  host = env("HOST")
+  base = "https://${local.host}:${var.PORT}"
+}
+bucket {
+  endpoint = local.base
+  name     = "media"
+}
+database {
+  url = format("sqlite:%s", env("DB_PATH", "app.db"))
+}
+layout {}
+`
+	cfg, diags := LoadSource("sources.hcl", []byte(src), map[string]string{"PORT": "9000"}, fakeEnv(map[string]string{"HOST": "s3.local"}))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	want := map[string][]string{
+		"bucket.endpoint": {"HOST", "PORT"},
+		"database.url":    {"DB_PATH"},
+	}
+	if diff := cmp.Diff(want, cfg.Sources); diff != "" {
+		t.Errorf("Sources mismatch (-want +got):\n%s", diff)
 	}
 }

@@ -122,6 +122,10 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "Error: open bucket: %v\n", err)
 		return exitError
 	}
+	if err := bucket.Probe(ctx); err != nil {
+		fmt.Fprintf(stderr, "Error: %v\nNothing was changed.\n", explainBucket(cfg, err))
+		return exitError
+	}
 	journal, err := state.Open(ctx, db)
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
@@ -186,14 +190,31 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "Aborted. What finished is recorded; run the same apply command again to complete the plan.")
 		return exitError
 	case err != nil:
+		if line, ok := explainApplyFailure(err, res); ok {
+			fmt.Fprintf(stderr, "Error: %s\n", line)
+			return exitError
+		}
 		fmt.Fprintf(stderr, "Error: %v\nRun the same apply command again to complete the plan; what finished is recorded.\n", err)
 		return exitError
 	}
 	for _, d := range res.Drift {
 		fmt.Fprintf(stderr, "Drift: %s\n", d)
 	}
+	// Refused writes are one cause, said once, not one line per object.
+	var refused error
+	nrefused := 0
 	for _, e := range res.Failed {
+		if _, ok := explainApplyFailure(e, res); ok {
+			refused = e
+			nrefused++
+			continue
+		}
 		fmt.Fprintf(stderr, "Failed: %v\n", e)
+	}
+	if refused != nil {
+		line, _ := explainApplyFailure(refused, res)
+		fmt.Fprintf(stderr, "Error: %d change(s) refused: %s\n", nrefused, line)
+		return exitError
 	}
 	switch {
 	case res.Interrupted:

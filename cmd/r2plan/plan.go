@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -66,6 +68,13 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Error: --revert undoes a whole plan; it takes no --target or --exclude")
 		return exitError
 	}
+	if *out != "" {
+		// Refused now rather than after a listing of millions of keys.
+		if err := checkWritableDir(filepath.Dir(*out)); err != nil {
+			fmt.Fprintf(stderr, "Error: --out %s: %v\n", *out, err)
+			return exitError
+		}
+	}
 	p, err := makePlan(ctx, cfg, scope, *revert, *rate, prog)
 	prog.wait()
 	if err != nil {
@@ -115,27 +124,38 @@ func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, revert
 	if err != nil {
 		return nil, fmt.Errorf("open bucket: %w", err)
 	}
+	// One small request first: a wrong endpoint, key or bucket name fails now, in a
+	// line that says what to fix.
+	if err := bucket.Probe(ctx); err != nil {
+		return nil, explainBucket(cfg, err)
+	}
 	db, err := openDatabase(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
-	for _, r := range refs {
+	for i, r := range refs {
 		if err := db.Check(ctx, sqldb.Table{Schema: r.Schema, Name: r.Table}, r.PrimaryKey, r.Columns()); err != nil {
-			return nil, fmt.Errorf("reference %q: %w", r.Name, err)
+			return nil, explainReference(cfg, cfg.References[i], err)
 		}
 	}
 	objects := func(yield func(plan.Object) error) error {
 		ph := prog.phase("list", 0)
 		defer ph.finish()
 		n := 0
-		return bucket.ListConcurrent(ctx, "", cfg.Bucket.ListConcurrency, func(key string, size int64, etag string, modified time.Time) error {
+		var yieldErr error
+		err := bucket.ListConcurrent(ctx, "", cfg.Bucket.ListConcurrency, func(key string, size int64, etag string, modified time.Time) error {
 			ph.add(1)
 			if n++; n == bigListing {
 				tightenGC()
 			}
-			return yield(plan.Object{Key: key, Size: size, ETag: etag, Modified: modified})
+			yieldErr = yield(plan.Object{Key: key, Size: size, ETag: etag, Modified: modified})
+			return yieldErr
 		})
+		if err != nil && err != yieldErr {
+			err = explainBucket(cfg, err)
+		}
+		return err
 	}
 	start := time.Now()
 	var p *plan.Plan
@@ -196,6 +216,26 @@ func writePlanFile(path string, p *plan.Plan) (string, error) {
 	return digest, os.Rename(f.Name(), path)
 }
 
+// checkWritableDir fails unless a file can be created in dir: it creates one and
+// removes it.
+func checkWritableDir(dir string) error {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("directory %s does not exist: create it, or write the plan elsewhere", dir)
+	case err != nil:
+		return err
+	case !st.IsDir():
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	f, err := os.CreateTemp(dir, ".r2plan-probe-*")
+	if err != nil {
+		return fmt.Errorf("cannot write in directory %s (%v): fix its permissions, or write the plan elsewhere", dir, errors.Unwrap(err))
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
 // defaultDeleteBudget applies when neither the config nor the command line sets one.
 const defaultDeleteBudget = 1000
 
@@ -247,10 +287,16 @@ func forwardPlan(ctx context.Context, cfg *config.Config, db *sqldb.DB, bucket *
 			defer ph.finish()
 			// Rows outside the where filter are read too: never rewritten, they still
 			// keep the objects they name.
-			return db.ScanMarked(ctx, t, ref.PrimaryKey, ref.Columns(), ref.Where, func(pk string, values []*string, selected bool) error {
+			var yieldErr error
+			err := db.ScanMarked(ctx, t, ref.PrimaryKey, ref.Columns(), ref.Where, func(pk string, values []*string, selected bool) error {
 				ph.add(1)
-				return yield(plan.Row{PK: pk, Values: values, Outside: !selected})
+				yieldErr = yield(plan.Row{PK: pk, Values: values, Outside: !selected})
+				return yieldErr
 			})
+			if err != nil && err != yieldErr {
+				err = explainDatabase(cfg, err, "plan needs SELECT on it")
+			}
+			return err
 		},
 	})
 }

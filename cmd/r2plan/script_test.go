@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/r2plan/r2plan/internal/faultproxy"
 	"github.com/r2plan/r2plan/internal/testenv"
 	"github.com/r2plan/r2plan/providers/s3"
 	"github.com/r2plan/r2plan/providers/sqldb"
@@ -86,6 +88,7 @@ func TestScript(t *testing.T) {
 			"workflow-step": cmdWorkflowStep,
 			"pg-role":       cmdPGRole,
 			"readme-sql":    cmdReadmeSQL,
+			"deny-proxy":    cmdDenyProxy,
 			"sleep": func(ts *testscript.TestScript, neg bool, args []string) {
 				d, err := time.ParseDuration(args[0])
 				ts.Check(err)
@@ -383,6 +386,30 @@ func cmdPGRole(ts *testscript.TestScript, neg bool, args []string) {
 	u, err := pgsrv.CreateRole(context.Background(), args[0], ts.Getenv("PG_URL"))
 	ts.Check(err)
 	ts.Setenv(args[1], u)
+}
+
+// deny-proxy KIND VAR starts a fault proxy in front of the S3 server that answers
+// every request of KIND (copy, head, list, delete) with 403 AccessDenied, as a server
+// does to a token without that permission, and sets VAR to its endpoint. It stops
+// when the script ends.
+func cmdDenyProxy(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: deny-proxy KIND VAR")
+	}
+	kind := slices.IndexFunc(faultproxy.Kinds, func(k faultproxy.Kind) bool { return k.String() == args[0] })
+	if kind < 0 {
+		ts.Fatalf("deny-proxy: unknown kind %q", args[0])
+	}
+	deny := faultproxy.Kinds[kind]
+	px, err := faultproxy.Start(faultproxy.Options{Target: s3srv.Endpoint, Schedule: func(_ *http.Request, k faultproxy.Kind, _ int64) faultproxy.Fault {
+		if k == deny {
+			return faultproxy.Denied403
+		}
+		return faultproxy.None
+	}})
+	ts.Check(err)
+	ts.Defer(func() { px.Close() })
+	ts.Setenv(args[1], px.URL())
 }
 
 // readme-sql FILE writes to FILE the README's SQL block that creates r2plan's tables

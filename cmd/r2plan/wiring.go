@@ -162,6 +162,9 @@ func noOverwriteMode(b config.Bucket) s3.NoOverwriteMode {
 func openDatabase(ctx context.Context, cfg *config.Config) (*sqldb.DB, error) {
 	db, err := sqldb.Open(ctx, cfg.Database.URL)
 	if err != nil {
+		if h := explainDatabase(cfg, err, "r2plan needs it"); h != err {
+			return nil, h
+		}
 		return nil, fmt.Errorf("open database %s: %w", sqldb.Redact(cfg.Database.URL), err)
 	}
 	return db, nil

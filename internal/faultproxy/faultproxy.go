@@ -77,10 +77,14 @@ const (
 	// ShortList forwards a ListObjectsV2 request and cuts the answer's body in the
 	// middle of its XML, then closes the connection (on other kinds it acts as Reset).
 	ShortList
+	// Denied403 answers 403 with an S3 AccessDenied body, as a server does to a token
+	// without the permission; the server is not asked. Unlike the others it is not
+	// transient (no retry gets past it), so Faults leaves it out.
+	Denied403
 	numFaults
 )
 
-// Faults lists every fault but None, in order.
+// Faults lists every transient fault, in order: every fault but None and Denied403.
 var Faults = []Fault{SlowDown503, Internal500, TooMany429, Reset, ResetAfter, Delay, ShortList}
 
 func (f Fault) String() string {
@@ -101,6 +105,8 @@ func (f Fault) String() string {
 		return "delay"
 	case ShortList:
 		return "short-list"
+	case Denied403:
+		return "403"
 	}
 	return "Fault(" + strconv.Itoa(int(f)) + ")"
 }
@@ -161,7 +167,7 @@ func (s Stats) FaultsOf(f Fault) int64 {
 // String is a short summary: "requests=… retries=… faults=503:3,reset:1".
 func (s Stats) String() string {
 	var parts []string
-	for _, f := range Faults {
+	for _, f := range append(Faults, Denied403) {
 		if n := s.FaultsOf(f); n > 0 {
 			parts = append(parts, fmt.Sprintf("%s:%d", f, n))
 		}
@@ -443,6 +449,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
 	case TooMany429:
 		writeError(w, r, http.StatusTooManyRequests, "SlowDown", "Please reduce your request rate.")
+	case Denied403:
+		writeError(w, r, http.StatusForbidden, "AccessDenied", "Access Denied")
 	case Reset:
 		reset(w)
 	case ResetAfter:

@@ -110,3 +110,17 @@ func (b *Bucket) ListConcurrent(ctx context.Context, prefix string, workers int,
 	}
 	return g.Wait()
 }
+
+// Probe lists at most one key: one small request that fails at once when the
+// endpoint cannot be reached, the credentials are refused or the bucket does not
+// exist, before a command starts any longer work. Explain classifies its error.
+func (b *Bucket) Probe(ctx context.Context) error {
+	_, err := b.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
+		Bucket:  aws.String(b.opts.Bucket),
+		MaxKeys: aws.Int32(1),
+	})
+	if err != nil {
+		return fmt.Errorf("list bucket %s: %w", b.identity, err)
+	}
+	return nil
+}

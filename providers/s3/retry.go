@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,7 +23,8 @@ import (
 // attempts it waits a random time in [0, min(maxBackoff, base·2^(attempt-1))) ("full
 // jitter"), with base = baseBackoff after a connection error or a 500, and
 // throttleBackoff after a throttling answer (429, 503, SlowDown). With the default 10
-// attempts a request gives up after about a minute of sustained failure.
+// attempts a request gives up after about a minute of sustained failure. A failure to
+// connect before the endpoint has ever answered is not retried (see sharedRetryer).
 const (
 	baseBackoff     = 100 * time.Millisecond
 	throttleBackoff = 500 * time.Millisecond
@@ -84,10 +86,26 @@ func newRetryer(maxAttempts int) aws.Retryer {
 	return &sharedRetryer{RetryerV2: std, lim: newLimiter()}
 }
 
-// sharedRetryer adds the shared limiter and debug logging to the standard retryer.
+// sharedRetryer adds the shared limiter and debug logging to the standard retryer, and
+// gives up at once on an endpoint that was never reached.
 type sharedRetryer struct {
 	aws.RetryerV2
 	lim *limiter
+	// answered is set by the first HTTP answer of any request of the Bucket. Until
+	// then a failure to connect (connection refused, unknown host, TLS handshake) is
+	// not retried: it is a wrong endpoint far more often than a blip, and ten attempts
+	// with backoff would keep the user waiting for the better part of a minute. Once
+	// the server has answered, such errors are retried like any other.
+	answered atomic.Bool
+}
+
+// IsErrorRetryable is the standard rule, except for a failure to connect before the
+// endpoint ever answered.
+func (r *sharedRetryer) IsErrorRetryable(err error) bool {
+	if !r.answered.Load() && isConnectFailure(err) {
+		return false
+	}
+	return r.RetryerV2.IsErrorRetryable(err)
 }
 
 // GetAttemptToken waits for the shared limiter (or ctx) before every attempt, the
@@ -101,6 +119,9 @@ func (r *sharedRetryer) GetAttemptToken(ctx context.Context) (func(error) error,
 		return nil, err
 	}
 	return func(opErr error) error {
+		if opErr == nil || httpStatus(opErr) != 0 {
+			r.answered.Store(true)
+		}
 		r.lim.done(opErr)
 		return release(opErr)
 	}, nil

@@ -29,17 +29,17 @@ func (db *DB) Check(ctx context.Context, t Table, pk string, columns []string) e
 		return fmt.Errorf("check table %q: %w", t, err)
 	}
 	if cols == nil {
-		return fmt.Errorf("table %q not found in %s", t, db.id)
+		return &MissingError{Table: t, DB: db.id}
 	}
 	var pkInfo columnInfo
 	for _, name := range append([]string{pk}, columns...) {
 		i := slices.IndexFunc(cols, func(c columnInfo) bool { return c.name == name })
 		if i < 0 {
-			msg := fmt.Sprintf("table %q: column %q not found", t, name)
+			e := &MissingError{Table: t, Column: name, DB: db.id}
 			if j := slices.IndexFunc(cols, func(c columnInfo) bool { return strings.EqualFold(c.name, name) }); j >= 0 {
-				msg += fmt.Sprintf(" (did you mean %q? names are case-sensitive)", cols[j].name)
+				e.Similar = cols[j].name
 			}
-			return fmt.Errorf("%s", msg)
+			return e
 		}
 		if name == pk {
 			pkInfo = cols[i]
@@ -73,6 +73,26 @@ func (db *DB) Check(ctx context.Context, t Table, pk string, columns []string) e
 		return fmt.Errorf("table %q: key column %q is not unique: %d rows, %d distinct values (give a primary key or a unique column)", t, pk, rows, distinct)
 	}
 	return nil
+}
+
+// MissingError is a table, or a column of it, that Check did not find.
+type MissingError struct {
+	Table  Table
+	Column string // "" when the table itself is missing
+	// Similar is a column whose name differs only in case, or "".
+	Similar string
+	DB      Identity
+}
+
+func (e *MissingError) Error() string {
+	if e.Column == "" {
+		return fmt.Sprintf("table %q not found in %s", e.Table, e.DB)
+	}
+	msg := fmt.Sprintf("table %q: column %q not found", e.Table, e.Column)
+	if e.Similar != "" {
+		msg += fmt.Sprintf(" (did you mean %q? names are case-sensitive)", e.Similar)
+	}
+	return msg
 }
 
 type columnInfo struct {
