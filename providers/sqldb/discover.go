@@ -182,3 +182,12 @@ func (db *DB) ScanText(ctx context.Context, t Table, columns []string, limit int
 	}
 	return nil
 }
+
+// ColumnLabel names a column of the table for people: "table.column", with the schema
+// first when it is not PostgreSQL's "public".
+func (t TextTable) ColumnLabel(column string) string {
+	if t.Table.Schema == "" || t.Table.Schema == "public" {
+		return t.Table.Name + "." + column
+	}
+	return t.Table.Schema + "." + t.Table.Name + "." + column
+}
