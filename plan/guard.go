@@ -80,6 +80,7 @@ func (pl *planner) guard(p *Plan) error {
 		s.KeptUndeclared++
 	}
 	for _, uc := range cols {
+		slices.Sort(uc.Keys)
 		s.Undeclared = append(s.Undeclared, *uc)
 	}
 	slices.SortFunc(s.Undeclared, func(a, b UndeclaredColumn) int { return cmp.Compare(a.Column, b.Column) })
