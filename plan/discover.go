@@ -102,15 +102,57 @@ func (m *Matcher) Match(v string, want func(key string) bool, found func(key str
 				embedded(s)
 				return
 			}
-			if strings.Contains(s, "://") && !m.wholeURL(s, want, embedded) {
+			if strings.Contains(s, "://") && !m.wholeURL(s, want, embedded) && !oneToken(s) {
 				m.textURLs(s, want, embedded)
 			}
 		})
 	}
-	if hasScheme {
+	if hasScheme && !(isJSON && jsonDocument(v)) && !oneToken(v) {
+		// Free text, or a PostgreSQL array whose elements need no quotes.
 		m.textURLs(v, want, embedded)
 	}
 	return kinds
+}
+
+// oneToken reports whether textURLs would read v as the one URL wholeURL tried: a
+// single scheme, no byte that ends a URL, nothing to trim.
+func oneToken(v string) bool {
+	if strings.Count(v, "://") != 1 || strings.ContainsAny(v, ",;") || strings.IndexByte(".:!?}*_|", v[len(v)-1]) >= 0 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if stopsURL(v[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// jsonDocument reports whether v, which looksJSON, is a JSON array or object rather
+// than a PostgreSQL array ({a,"b c"}): its strings are then all jsonStrings reads.
+func jsonDocument(v string) bool {
+	v = strings.TrimSpace(v)
+	if v[0] == '[' {
+		return true
+	}
+	i := 1
+	for i < len(v) && (v[i] == ' ' || v[i] == '\t' || v[i] == '\n' || v[i] == '\r') {
+		i++
+	}
+	if i >= len(v) || v[i] == '}' {
+		return true
+	}
+	if v[i] != '"' {
+		return false
+	}
+	for i++; i < len(v) && v[i] != '"'; i++ {
+		if v[i] == '\\' {
+			i++
+		}
+	}
+	for i++; i < len(v) && (v[i] == ' ' || v[i] == '\t' || v[i] == '\n' || v[i] == '\r'); i++ {
+	}
+	return i < len(v) && v[i] == ':'
 }
 
 // wholeURL reports whether s is a URL of the bucket that names a key want accepts,
@@ -118,28 +160,55 @@ func (m *Matcher) Match(v string, want func(key string) bool, found func(key str
 func (m *Matcher) wholeURL(s string, want func(string) bool, found func(string)) bool {
 	ok := false
 	for _, u := range m.urls {
-		p, parsed := u.Parse(s)
-		if !parsed {
-			continue
-		}
-		for _, c := range p.Candidates {
-			if want(c.Key) {
-				found(c.Key)
+		u.eachKey(s, func(key string) {
+			if want(key) {
+				found(key)
 				ok = true
 			}
-		}
+		})
 	}
 	return ok
+}
+
+// eachKey calls fn with each candidate key of s as Parse reads it (possibly twice),
+// without building a ParsedURL: the matcher reads every URL of a database.
+func (u *URLs) eachKey(s string, fn func(key string)) {
+	scheme, rest, found := strings.Cut(s, "://")
+	if !found || !(strings.EqualFold(scheme, "https") || strings.EqualFold(scheme, "http")) {
+		return
+	}
+	slash := strings.IndexByte(rest, '/')
+	if slash < 0 || !strings.EqualFold(rest[:slash], u.base.Host) {
+		return
+	}
+	path := rest[slash:]
+	if !strings.HasPrefix(path, u.prefix+"/") {
+		return
+	}
+	raw := path[len(u.prefix)+1:]
+	each := func(t string) {
+		if t == "" {
+			return
+		}
+		if strings.IndexByte(t, '%') >= 0 {
+			if k, err := url.PathUnescape(t); err == nil && k != "" {
+				fn(k)
+			}
+		}
+		fn(t)
+	}
+	head := raw
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		head = raw[:i]
+		each(raw)
+	}
+	each(head)
 }
 
 // textURLs finds the URLs in free text (see URLTokens) and reports the keys they name.
 func (m *Matcher) textURLs(s string, want func(string) bool, found func(string)) {
 	URLTokens(s, func(tok string) {
-		for _, c := range TrimCandidates(tok) {
-			if m.wholeURL(c, want, found) {
-				return
-			}
-		}
+		trimEach(tok, func(c string) bool { return m.wholeURL(c, want, found) })
 	})
 }
 
@@ -191,27 +260,35 @@ func stopsURL(c byte) bool {
 // comma or semicolon (a list, a PostgreSQL array), so "…/a.webp)." and
 // "…/a.webp,https://…" each give "…/a.webp". The first that names an object is it.
 func TrimCandidates(tok string) []string {
-	out := []string{tok}
-	for len(out) < 12 {
-		t := out[len(out)-1]
+	var out []string
+	trimEach(tok, func(c string) bool {
+		out = append(out, c)
+		return false
+	})
+	return out
+}
+
+// trimEach calls fn with the readings TrimCandidates returns, in order, until fn
+// returns true.
+func trimEach(t string, fn func(string) bool) {
+	for n := 0; n < 12; n++ {
+		if fn(t) {
+			return
+		}
 		switch {
-		case t == "":
-			return out[:len(out)-1]
 		case strings.IndexByte(".,;:!?}*_|", t[len(t)-1]) >= 0:
 			t = t[:len(t)-1]
 		default:
 			i := strings.LastIndexAny(t, ",;")
 			if i < 0 {
-				return out
+				return
 			}
 			t = t[:i]
 		}
-		if !strings.Contains(t, "://") || strings.HasSuffix(t, "://") {
-			return out
+		if t == "" || !strings.Contains(t, "://") || strings.HasSuffix(t, "://") {
+			return
 		}
-		out = append(out, t)
 	}
-	return out
 }
 
 // looksJSON reports whether v may be a JSON object or array (or a PostgreSQL array).

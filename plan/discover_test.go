@@ -134,3 +134,21 @@ func TestEndpointURLs(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkMatch(b *testing.B) {
+	m := NewMatcher("https://media.example.com")
+	keys := map[string]bool{"obj/1.webp": true}
+	want := func(k string) bool { return keys[k] }
+	values := []string{
+		"row-12345", "User number 12345",
+		"https://media.example.com/users/12345/avatar.webp?v=2",
+		`{"n": 12345, "theme": "dark", "banner": {"url": "https://media.example.com/banners/12345.webp"}}`,
+		"Some words of prose about item 12345, without any link in them at all, but long enough.",
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, v := range values {
+			m.Match(v, want, func(string, MatchKind) {})
+		}
+	}
+}
