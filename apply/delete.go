@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -164,6 +165,9 @@ func (r *runner) deleteBatch(ctx context.Context, d *deletions, refs *referenced
 		del := &dels[i]
 		if where, isRef := refs.found[del.Key]; isRef {
 			reasons[i] = "referenced again by row " + where + "; not deleted"
+			if strings.HasPrefix(where, "undeclared column ") {
+				reasons[i] = "named by " + where + "; not deleted"
+			}
 			continue
 		}
 		g.Go(func() error {

@@ -15,6 +15,7 @@ type Config struct {
 	Layout     Layout
 	References []Reference
 	Orphans    *Orphans // nil when the file has no orphans block
+	Ignore     *Ignore  // nil when the file has no ignore block
 
 	// EnvRead holds the names of the environment variables (or --var values) read by
 	// env() and var.NAME, sorted and deduplicated.

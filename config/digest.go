@@ -18,6 +18,9 @@ type digestDoc struct {
 	Layout     digestLayout      `json:"layout"`
 	References []digestReference `json:"references"`
 	Orphans    *digestOrphans    `json:"orphans"`
+	// Ignore lists the ignored columns as written (absent without an ignore block, so
+	// the digest of a configuration without one is unchanged).
+	Ignore []string `json:"ignore,omitempty"`
 }
 
 type digestBucket struct {
@@ -58,7 +61,7 @@ type digestOrphans struct {
 // Digest is "sha256:<hex>" over the resolved, non-secret content that decides a plan
 // (Settings): the bucket's endpoint host, name and public URL; the layout (placed
 // prefixes, the rules in order with their prefix or regex and their target, the grace
-// period); every field of every reference; and the orphans block. Rule names, region,
+// period); every field of every reference; the orphans block; and the ignored columns. Rule names, region,
 // path style, credentials and the database URL are left out: they do not change what a
 // plan does (the plan records the bucket and database identity separately).
 func (c *Config) Digest() string {
@@ -101,6 +104,12 @@ func (c *Config) Settings() json.RawMessage {
 	if o := c.Orphans; o != nil {
 		doc.Orphans = &digestOrphans{
 			Scope: nonNil(o.Scope), MinAge: o.MinAge.String(), Protect: nonNil(o.Protect), MaxDelete: o.MaxDelete,
+		}
+	}
+	if c.Ignore != nil {
+		doc.Ignore = []string{}
+		for _, ic := range c.Ignore.Columns {
+			doc.Ignore = append(doc.Ignore, ic.String())
 		}
 	}
 	b, err := json.Marshal(doc)

@@ -147,6 +147,7 @@ var fileSchema = &hcl.BodySchema{
 		{Type: "layout"},
 		{Type: "reference", LabelNames: []string{"name"}},
 		{Type: "orphans"},
+		{Type: "ignore"},
 	},
 }
 
@@ -228,6 +229,10 @@ func (d *decoder) file(filename string, body hcl.Body) *Config {
 		case "orphans":
 			if once(b) {
 				cfg.Orphans = d.orphans(b)
+			}
+		case "ignore":
+			if once(b) {
+				cfg.Ignore = d.ignore(b)
 			}
 		case "reference":
 			r := d.reference(b)

@@ -35,6 +35,11 @@ type Inputs struct {
 	Orphans *Orphans
 	// Scope, when set, limits the plan to part of the bucket.
 	Scope *Scope
+	// Undeclared, when set, streams the values of the columns that no reference
+	// declares and no ignore entry excludes, each with its column's name; Matcher reads
+	// them. A plan with deletions keeps every object one of them names (see guard).
+	Undeclared func(yield func(column, value string) error) error
+	Matcher    *Matcher
 }
 
 // Plan is a computed change set. Its Header is completed by the caller (identity,
@@ -142,6 +147,9 @@ func Make(in Inputs) (p *Plan, err error) {
 		return nil, err
 	}
 	if err := pl.classify(p); err != nil {
+		return nil, err
+	}
+	if err := pl.guard(p); err != nil {
 		return nil, err
 	}
 	p.body = pl.entries

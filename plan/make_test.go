@@ -205,7 +205,7 @@ func TestFileRoundTripAndTamper(t *testing.T) {
 		"edited change": bytes.Replace(buf.Bytes(), []byte(`"dev/b.webp"`), []byte(`"dev/c.webp"`), 1),
 		"truncated":     buf.Bytes()[:buf.Len()-20],
 		"line removed":  removeLine(buf.Bytes(), 2),
-		"future major":  bytes.Replace(buf.Bytes(), []byte(`"format_version":"1.1"`), []byte(`"format_version":"2.0"`), 1),
+		"future major":  bytes.Replace(buf.Bytes(), []byte(`"format_version":"1.2"`), []byte(`"format_version":"2.0"`), 1),
 		"empty":         nil,
 		"not a plan":    []byte("{\"hello\":1}\n"),
 	}

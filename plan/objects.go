@@ -80,6 +80,7 @@ const (
 	fEmitDelete                      // the plan deletes it (reason by fOrphanDelete)
 	fOrphanDelete                    // deleted as an orphan rather than as a moved source
 	fHeld                            // a row outside a where filter names it: never deleted
+	fUndeclared                      // a column no reference declares names it: never deleted
 )
 
 // collectObjects reads the listing into an objectSet, counting it in s. Listings come

@@ -172,6 +172,13 @@ type Summary struct {
 	Scope   *Scope `json:"scope,omitempty"`
 	// Revert names the plan this one undoes.
 	Revert string `json:"revert,omitempty"`
+	// KeptUndeclared counts the objects the plan would have deleted but that a column
+	// no reference declares names; Undeclared says which columns (since format 1.2).
+	KeptUndeclared int                `json:"kept_undeclared,omitempty"`
+	Undeclared     []UndeclaredColumn `json:"undeclared,omitempty"`
+	// DiscoverySkipped is set by plan --skip-discovery: the columns no reference
+	// declares were not read, so an object only they name may be deleted.
+	DiscoverySkipped bool `json:"discovery_skipped,omitempty"`
 }
 
 // Changes is the number of writes the plan would make.

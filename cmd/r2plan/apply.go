@@ -164,7 +164,11 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return refuse("its public URL %q does not parse: %v", hdr.PublicURL, err)
 		}
 	}
-	referrers := state.NewReferrers(db, hdr.References, urls)
+	var referrers apply.Referrers = state.NewReferrers(db, hdr.References, urls)
+	if referrers, err = withUndeclared(ctx, db, cfg, hdr, referrers, stdout); err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return exitError
+	}
 	res, err := apply.Run(ctx, planID, hdr, fileEntries(f), bucket, journal, referrers, apply.Options{
 		Parallelism: *parallelism,
 		Shard:       shard,

@@ -42,6 +42,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var logOpts logOptions
 	logOpts.register(fs)
 	revert := fs.String("revert", "", "plan the undoing of an applied plan, given by its `id` or plan file")
+	skipDiscovery := fs.Bool("skip-discovery", false, "do not read the columns no reference declares before deleting: an object only they name may be deleted (every view says so)")
 	if code, stop := parseFlags(fs, args); stop {
 		return code
 	}
@@ -75,7 +76,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitError
 		}
 	}
-	p, err := makePlan(ctx, cfg, scope, *revert, *rate, prog)
+	p, err := makePlan(ctx, cfg, scope, *revert, *rate, !*skipDiscovery, prog)
 	prog.wait()
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
@@ -110,7 +111,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // makePlan lists the bucket, scans the references and computes the plan with its header.
-func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, revert string, ratePerSecond float64, prog *progress) (*plan.Plan, error) {
+func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, revert string, ratePerSecond float64, discovery bool, prog *progress) (*plan.Plan, error) {
 	refs := referencesOf(cfg)
 	var urls *plan.URLs
 	if cfg.Bucket.PublicURL != "" {
@@ -162,7 +163,7 @@ func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, revert
 	if revert != "" {
 		p, err = revertPlan(ctx, db, revert, objects)
 	} else {
-		p, err = forwardPlan(ctx, cfg, db, bucket, refs, urls, scope, objects, start, prog)
+		p, err = forwardPlan(ctx, cfg, db, bucket, refs, urls, scope, objects, start, discovery, prog)
 	}
 	if err != nil {
 		return nil, err
@@ -177,6 +178,7 @@ func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, revert
 	p.Header.Variables = cfg.Vars
 	p.Header.PublicURL = cfg.Bucket.PublicURL
 	p.Header.References = refs
+	p.Header.Summary.DiscoverySkipped = !discovery
 	return p, nil
 }
 
@@ -261,12 +263,18 @@ func (l *listFlag) Set(s string) error {
 
 // forwardPlan computes the changes that bring the bucket and the rows to the layout.
 func forwardPlan(ctx context.Context, cfg *config.Config, db *sqldb.DB, bucket *s3.Bucket, refs []plan.Reference, urls *plan.URLs,
-	scope *plan.Scope, objects func(func(plan.Object) error) error, now time.Time, prog *progress) (*plan.Plan, error) {
+	scope *plan.Scope, objects func(func(plan.Object) error) error, now time.Time, discovery bool, prog *progress) (*plan.Plan, error) {
 	var orphans *plan.Orphans
 	if o := cfg.Orphans; o != nil {
 		orphans = &plan.Orphans{Scope: o.Scope, Protect: o.Protect, MinAge: o.MinAge}
 	}
+	var undeclared func(yield func(column, value string) error) error
+	if discovery {
+		undeclared = undeclaredValues(ctx, db, cfg, refs, prog)
+	}
 	return plan.Make(plan.Inputs{
+		Undeclared:  undeclared,
+		Matcher:     matcherOf(cfg),
 		Now:         now,
 		GracePeriod: cfg.Layout.GracePeriod,
 		Moved: func(yield func(string, time.Time) error) error {

@@ -26,7 +26,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		validateCommand, planCommand, showCommand, applyCommand, unlockCommand, versionCommand,
+		validateCommand, discoverCommand, planCommand, showCommand, applyCommand, unlockCommand, versionCommand,
 	}
 }
 

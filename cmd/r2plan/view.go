@@ -115,6 +115,7 @@ func findings(s *plan.Summary) []string {
 	if s.OrphansYoung > 0 {
 		out = append(out, fmt.Sprintf("%d unreferenced object(s) in the orphans scope are younger than its min_age: kept.", s.OrphansYoung))
 	}
+	out = append(out, undeclaredFindings(s)...)
 	if s.Revert != "" {
 		out = append(out, fmt.Sprintf("This plan reverts plan %s.", s.Revert))
 	}
@@ -192,7 +193,7 @@ func (v tableView) render(h *plan.Header, entries func(func(plan.Entry) error) e
 		fmt.Fprintf(w, "Plan %s, made %s by r2plan %s\n", plan.ID(digest), h.CreatedAt.Format("2006-01-02 15:04:05 MST"), h.ToolVersion)
 	}
 	fmt.Fprintf(w, "Bucket %s at %s; %s\n", h.Bucket.Name, h.Bucket.Endpoint, databaseName(h.Database))
-	for _, line := range []string{partialLine(s), budgetLine(s)} {
+	for _, line := range []string{partialLine(s), budgetLine(s), discoveryLine(s)} {
 		if line != "" {
 			fmt.Fprintf(w, "\n*** %s ***\n\n", line)
 		}
@@ -277,7 +278,7 @@ func (v tableView) render(h *plan.Header, entries func(func(plan.Entry) error) e
 	for _, f := range findings(s) {
 		fmt.Fprintln(w, "Note: "+f)
 	}
-	for _, line := range []string{partialLine(s), budgetLine(s)} {
+	for _, line := range []string{partialLine(s), budgetLine(s), discoveryLine(s)} {
 		if line != "" {
 			fmt.Fprintln(w, line)
 		}

@@ -24,7 +24,7 @@ func (v markdownView) render(h *plan.Header, entries func(func(plan.Entry) error
 		h.CreatedAt.Format("2006-01-02 15:04 MST"), mdEscape(h.ToolVersion))
 	fmt.Fprintf(&b, "Listed **%d** objects (%s): %d already placed, %d matched by no rule, **%d to copy** (%s).\n\n",
 		s.Objects, humanBytes(s.Bytes), s.Placed, s.Unmatched, s.Copies, humanBytes(s.CopyBytes))
-	for _, line := range []string{partialLine(s), budgetLine(s)} {
+	for _, line := range []string{partialLine(s), budgetLine(s), discoveryLine(s)} {
 		if line != "" {
 			fmt.Fprintf(&b, "> [!WARNING]\n> %s\n\n", line)
 		}

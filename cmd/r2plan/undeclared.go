@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"unsafe"
+
+	"github.com/r2plan/r2plan/apply"
+	"github.com/r2plan/r2plan/config"
+	"github.com/r2plan/r2plan/plan"
+	"github.com/r2plan/r2plan/providers/sqldb"
+	"github.com/r2plan/r2plan/state"
+)
+
+// matcherOf reads values as keys and as URLs under the public URL and the bucket's own
+// endpoint (path and virtual-host style).
+func matcherOf(cfg *config.Config) *plan.Matcher {
+	b := cfg.Bucket
+	return plan.NewMatcher(append([]string{b.PublicURL}, plan.EndpointURLs(b.Endpoint, b.Name, b.Region)...)...)
+}
+
+// declares reports whether one of refs declares column of t.
+func declares(refs []plan.Reference, t sqldb.Table, column string) bool {
+	for _, r := range refs {
+		if (r.Schema == "" || r.Schema == t.Schema) && r.Table == t.Name && (column == r.KeyColumn || column == r.URLColumn) {
+			return true
+		}
+	}
+	return false
+}
+
+// undeclaredTables lists the text-like columns of the database that no reference
+// declares and no ignore entry excludes, by table: the columns the deletion guard reads.
+func undeclaredTables(ctx context.Context, db *sqldb.DB, cfg *config.Config, refs []plan.Reference) ([]sqldb.TextTable, error) {
+	all, err := db.TextTables(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []sqldb.TextTable
+	for _, t := range all {
+		schema := t.Table.Schema
+		if schema == "" {
+			schema = "main"
+		}
+		keep := t
+		keep.Columns = nil
+		for _, c := range t.Columns {
+			if !declares(refs, t.Table, c.Name) && !cfg.Ignores(schema, t.Table.Name, c.Name) {
+				keep.Columns = append(keep.Columns, c)
+			}
+		}
+		if len(keep.Columns) > 0 {
+			out = append(out, keep)
+		}
+	}
+	return out, nil
+}
+
+// scanTable streams the values of a table's text columns (at most limit rows when
+// limit > 0): fn gets the column's index and its value, as a string that is valid only
+// during the call (it shares the driver's buffer: no copy per value).
+func scanTable(ctx context.Context, db *sqldb.DB, t sqldb.TextTable, limit int, row func(), fn func(col int, value string) error) error {
+	cols := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		cols[i] = c.Name
+	}
+	return db.ScanText(ctx, t.Table, cols, limit, func(values [][]byte) error {
+		if row != nil {
+			row()
+		}
+		for i, v := range values {
+			if len(v) == 0 {
+				continue
+			}
+			if err := fn(i, unsafe.String(unsafe.SliceData(v), len(v))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// undeclaredValues is the planner's Inputs.Undeclared: it lists the undeclared columns
+// when first called (only a plan with deletions calls it) and streams their values.
+func undeclaredValues(ctx context.Context, db *sqldb.DB, cfg *config.Config, refs []plan.Reference, prog *progress) func(yield func(column, value string) error) error {
+	return func(yield func(column, value string) error) error {
+		tables, err := undeclaredTables(ctx, db, cfg, refs)
+		if err != nil {
+			return err
+		}
+		for _, t := range tables {
+			labels := make([]string, len(t.Columns))
+			for i, c := range t.Columns {
+				labels[i] = t.ColumnLabel(c.Name)
+			}
+			ph := prog.phase("discover "+t.Table.String(), 0)
+			err := scanTable(ctx, db, t, 0, func() { ph.add(1) }, func(col int, value string) error {
+				return yield(labels[col], value)
+			})
+			ph.finish()
+			if err != nil {
+				return fmt.Errorf("discovery: %w", err)
+			}
+		}
+		return nil
+	}
+}
+
+// withUndeclared adds to the declared references the re-read of the undeclared columns,
+// for a plan that deletes, unless the plan was made with --skip-discovery (which apply
+// then says).
+func withUndeclared(ctx context.Context, db *sqldb.DB, cfg *config.Config, hdr plan.Header, declared apply.Referrers, stdout io.Writer) (apply.Referrers, error) {
+	s := &hdr.Summary
+	if s.Deletes == 0 {
+		return declared, nil
+	}
+	if s.DiscoverySkipped {
+		fmt.Fprintln(stdout, discoveryLine(s))
+		return declared, nil
+	}
+	tables, err := undeclaredTables(ctx, db, cfg, hdr.References)
+	if err != nil {
+		return nil, err
+	}
+	return state.AnyReferrers{declared, state.NewUndeclared(db, tables, matcherOf(cfg))}, nil
+}

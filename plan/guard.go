@@ -1,0 +1,88 @@
+package plan
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// An UndeclaredColumn is a column that no reference declares and that names objects the
+// plan would otherwise have deleted: those objects are kept.
+type UndeclaredColumn struct {
+	// Column is "table.column", or "schema.table.column" outside the default schema.
+	Column string `json:"column"`
+	// Rows counts the values that name a kept object; Objects the objects this column
+	// was the first to name; Keys lists a few of them.
+	Rows    int      `json:"rows"`
+	Objects int      `json:"objects"`
+	Keys    []string `json:"keys,omitempty"`
+}
+
+// guard keeps from deletion every object that a column no reference declares names
+// (invariant 2: an object that any column names is never deleted as an orphan, nor as a
+// moved source). It reads those columns only when the plan deletes something.
+func (pl *planner) guard(p *Plan) error {
+	in, objs := &pl.in, pl.objs
+	s := &p.Header.Summary
+	if in.Undeclared == nil || s.Deletes == 0 {
+		return nil
+	}
+	m := in.Matcher
+	if m == nil {
+		m = NewMatcher()
+	}
+	doomed := func(key string) bool {
+		i, ok := objs.lookup(key)
+		return ok && objs.rec(i).flags&fEmitDelete != 0
+	}
+	cols := map[string]*UndeclaredColumn{}
+	err := in.Undeclared(func(column, value string) error {
+		var uc *UndeclaredColumn
+		m.Match(value, doomed, func(key string, _ MatchKind) {
+			if uc == nil {
+				if uc = cols[column]; uc == nil {
+					uc = &UndeclaredColumn{Column: column}
+					cols[column] = uc
+				}
+				uc.Rows++
+			}
+			i, _ := objs.lookup(key)
+			if f := &objs.rec(i).flags; *f&fUndeclared == 0 {
+				*f |= fUndeclared
+				uc.Objects++
+				if len(uc.Keys) < 3 {
+					uc.Keys = append(uc.Keys, strings.Clone(key))
+				}
+			}
+		})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read the columns no reference declares: %w", err)
+	}
+	if len(cols) == 0 {
+		return nil
+	}
+	for i := range objs.len() {
+		f := &objs.rec(i).flags
+		if *f&(fEmitDelete|fUndeclared) != fEmitDelete|fUndeclared {
+			continue
+		}
+		if *f&fOrphanDelete != 0 {
+			s.DeletesOrphan--
+		} else {
+			s.DeletesMoved--
+		}
+		*f &^= fEmitDelete | fOrphanDelete
+		s.Deletes--
+		s.DeleteBytes -= objs.size(i)
+		s.KeptUndeclared++
+	}
+	for _, uc := range cols {
+		slices.Sort(uc.Keys)
+		s.Undeclared = append(s.Undeclared, *uc)
+	}
+	slices.SortFunc(s.Undeclared, func(a, b UndeclaredColumn) int { return cmp.Compare(a.Column, b.Column) })
+	return nil
+}

@@ -1,0 +1,193 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// A TextTable is a table with the columns that may hold text naming objects: text,
+// varchar, char, json, jsonb and arrays of them on PostgreSQL; on SQLite every column
+// whose declared type has text affinity, says JSON, or says nothing.
+type TextTable struct {
+	Table Table
+	// PrimaryKey is the table's single-column primary key, or "" when it has none.
+	PrimaryKey string
+	Columns    []TextColumn
+}
+
+// A TextColumn is one such column and its declared type.
+type TextColumn struct{ Name, Type string }
+
+// ownTables are r2plan's own tables, never read for references.
+var ownTables = map[string]bool{"r2plan_journal": true, "r2plan_lock": true}
+
+// TextTables lists the tables of the database and their text-like columns: on
+// PostgreSQL every ordinary table of the schemas in the search path (the URL's schema=
+// when it has one), pg_catalog and information_schema aside; on SQLite every table of
+// the main database. r2plan's own tables are left out, and so are tables without such
+// columns. The order is the catalog's: by schema, table, column position.
+func (db *DB) TextTables(ctx context.Context) ([]TextTable, error) {
+	c, err := rawConn(db.bun)
+	if err != nil {
+		return nil, err
+	}
+	if db.dialect == Postgres {
+		return pgTextTables(ctx, c)
+	}
+	return sqliteTextTables(ctx, c)
+}
+
+func pgTextTables(ctx context.Context, c conn) ([]TextTable, error) {
+	var out []TextTable
+	err := query(ctx, c, Postgres, `
+		SELECT n.nspname, cl.relname, a.attname, format_type(a.atttypid, a.atttypmod),
+		       coalesce((SELECT pa.attname FROM pg_index i JOIN pg_attribute pa ON pa.attrelid = i.indrelid AND pa.attnum = i.indkey[0]
+		                 WHERE i.indrelid = cl.oid AND i.indisprimary AND i.indnkeyatts = 1), '')
+		FROM pg_class cl
+		JOIN pg_namespace n ON n.oid = cl.relnamespace
+		JOIN pg_attribute a ON a.attrelid = cl.oid AND a.attnum > 0 AND NOT a.attisdropped
+		JOIN pg_type t ON t.oid = a.atttypid
+		LEFT JOIN pg_type bt ON bt.oid = t.typbasetype
+		LEFT JOIN pg_type et ON et.oid = coalesce(nullif(t.typelem, 0), nullif(bt.typelem, 0))
+		WHERE cl.relkind IN ('r', 'p')
+		  AND NOT cl.relispartition
+		  AND n.nspname = ANY (current_schemas(false))
+		  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+		  AND (coalesce(bt.typcategory, t.typcategory) = 'S'
+		       OR coalesce(bt.typname, t.typname) IN ('json', 'jsonb')
+		       OR (coalesce(bt.typcategory, t.typcategory) = 'A' AND (et.typcategory = 'S' OR et.typname IN ('json', 'jsonb'))))
+		ORDER BY array_position(current_schemas(false), n.nspname), cl.relname, a.attnum`, nil,
+		func(r *sql.Rows) error {
+			var schema, table, col, typ, pk string
+			if err := r.Scan(&schema, &table, &col, &typ, &pk); err != nil {
+				return err
+			}
+			if ownTables[table] {
+				return nil
+			}
+			if n := len(out); n == 0 || out[n-1].Table != (Table{Schema: schema, Name: table}) {
+				out = append(out, TextTable{Table: Table{Schema: schema, Name: table}, PrimaryKey: pk})
+			}
+			t := &out[len(out)-1]
+			t.Columns = append(t.Columns, TextColumn{Name: col, Type: typ})
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("list the tables and their text columns: %w", err)
+	}
+	return out, nil
+}
+
+func sqliteTextTables(ctx context.Context, c conn) ([]TextTable, error) {
+	var names []string
+	err := query(ctx, c, SQLite, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`, nil,
+		func(r *sql.Rows) error {
+			var name string
+			if err := r.Scan(&name); err != nil {
+				return err
+			}
+			if !ownTables[name] {
+				names = append(names, name)
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("list the tables: %w", err)
+	}
+	var out []TextTable
+	for _, name := range names {
+		t := TextTable{Table: Table{Name: name}}
+		var pks []string
+		err := query(ctx, c, SQLite, `SELECT name, type, pk FROM pragma_table_info(?) ORDER BY cid`, []any{name},
+			func(r *sql.Rows) error {
+				var col, typ string
+				var pk int
+				if err := r.Scan(&col, &typ, &pk); err != nil {
+					return err
+				}
+				if pk > 0 {
+					pks = append(pks, col)
+				}
+				if sqliteText(typ) {
+					t.Columns = append(t.Columns, TextColumn{Name: col, Type: typ})
+				}
+				return nil
+			})
+		if err != nil {
+			return nil, fmt.Errorf("list the columns of %q: %w", name, err)
+		}
+		if len(pks) == 1 {
+			t.PrimaryKey = pks[0]
+		}
+		if len(t.Columns) > 0 {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// sqliteText reports whether a declared SQLite type may hold text: text affinity
+// (CHAR, CLOB, TEXT), JSON, or no type at all (which takes anything).
+func sqliteText(typ string) bool {
+	u := strings.ToUpper(typ)
+	return u == "" || strings.Contains(u, "CHAR") || strings.Contains(u, "CLOB") || strings.Contains(u, "TEXT") || strings.Contains(u, "JSON")
+}
+
+// ScanText streams the values of columns of t as text: fn gets one slice per row,
+// values[i] nil for NULL. The slice and its bytes are reused for the next row: fn must
+// copy what it keeps. limit > 0 reads at most that many rows (a sample); 0 reads all.
+// It only reads.
+func (db *DB) ScanText(ctx context.Context, t Table, columns []string, limit int, fn func(values [][]byte) error) error {
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	for i, col := range columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if db.dialect == Postgres {
+			b.WriteString(quoteIdent(col) + "::text")
+		} else {
+			b.WriteString(quoteIdent(col))
+		}
+	}
+	b.WriteString(" FROM ")
+	b.WriteString(quoteTable(t))
+	if limit > 0 {
+		b.WriteString(" LIMIT " + strconv.Itoa(limit))
+	}
+	c, err := rawConn(db.bun)
+	if err != nil {
+		return err
+	}
+	raw := make([]sql.RawBytes, len(columns))
+	dest := make([]any, len(columns))
+	for i := range raw {
+		dest[i] = &raw[i]
+	}
+	values := make([][]byte, len(columns))
+	err = query(ctx, c, db.dialect, b.String(), nil, func(r *sql.Rows) error {
+		if err := r.Scan(dest...); err != nil {
+			return err
+		}
+		for i, v := range raw {
+			values[i] = v
+		}
+		return fn(values)
+	})
+	if err != nil {
+		return fmt.Errorf("read table %q: %w", t, err)
+	}
+	return nil
+}
+
+// ColumnLabel names a column of the table for people: "table.column", with the schema
+// first when it is not PostgreSQL's "public".
+func (t TextTable) ColumnLabel(column string) string {
+	if t.Table.Schema == "" || t.Table.Schema == "public" {
+		return t.Table.Name + "." + column
+	}
+	return t.Table.Schema + "." + t.Table.Name + "." + column
+}

@@ -1,0 +1,90 @@
+package state
+
+import (
+	"context"
+	"fmt"
+	"unsafe"
+
+	"github.com/r2plan/r2plan/apply"
+	"github.com/r2plan/r2plan/plan"
+	"github.com/r2plan/r2plan/providers/sqldb"
+)
+
+// Undeclared re-reads, at apply time, the columns that no reference declares (and no
+// ignore entry excludes), so that no object is deleted while one of them names it:
+// the deletion guard of the plan, run again on the rows as they are now.
+type Undeclared struct {
+	db     *sqldb.DB
+	tables []sqldb.TextTable
+	m      *plan.Matcher
+}
+
+var _ apply.Referrers = (*Undeclared)(nil)
+
+// NewUndeclared reads the columns of tables from db, matching values with m.
+func NewUndeclared(db *sqldb.DB, tables []sqldb.TextTable, m *plan.Matcher) *Undeclared {
+	return &Undeclared{db: db, tables: tables, m: m}
+}
+
+// Referenced returns, for each of keys that a value of an undeclared column names now
+// (as a key, a URL of the bucket, or inside text or JSON), that column as
+// "undeclared column table.column". One pass over every column per call.
+func (u *Undeclared) Referenced(ctx context.Context, keys []string) (map[string]string, error) {
+	want := make(map[string]string, len(keys)) // each key to itself: a string to keep
+	for _, k := range keys {
+		want[k] = k
+	}
+	isWanted := func(k string) bool {
+		_, ok := want[k]
+		return ok
+	}
+	found := make(map[string]string)
+	for _, t := range u.tables {
+		cols := make([]string, len(t.Columns))
+		for i, c := range t.Columns {
+			cols[i] = c.Name
+		}
+		err := u.db.ScanText(ctx, t.Table, cols, 0, func(values [][]byte) error {
+			for i, v := range values {
+				if len(v) == 0 {
+					continue
+				}
+				u.m.Match(unsafe.String(unsafe.SliceData(v), len(v)), isWanted, func(key string, _ plan.MatchKind) {
+					// Keep the caller's string, not the driver's bytes.
+					k := want[key]
+					if _, seen := found[k]; !seen {
+						found[k] = "undeclared column " + t.ColumnLabel(cols[i])
+					}
+				})
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("re-read undeclared columns: %w", err)
+		}
+	}
+	return found, nil
+}
+
+// AnyReferrers asks each of its Referrers in turn: a key that any of them finds is
+// referenced (by the first that found it).
+type AnyReferrers []apply.Referrers
+
+var _ apply.Referrers = AnyReferrers(nil)
+
+// Referenced merges what each Referrers finds.
+func (rs AnyReferrers) Referenced(ctx context.Context, keys []string) (map[string]string, error) {
+	found := make(map[string]string)
+	for _, r := range rs {
+		f, err := r.Referenced(ctx, keys)
+		if err != nil {
+			return nil, err
+		}
+		for k, where := range f {
+			if _, seen := found[k]; !seen {
+				found[k] = where
+			}
+		}
+	}
+	return found, nil
+}
