@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/r2plan/r2plan/plan"
@@ -153,6 +155,11 @@ func Run(ctx context.Context, planID string, hdr plan.Header, entries func(func(
 		byName[r.Name] = r
 	}
 	r := &runner{planID: planID, refs: byName, b: b, j: j, referrers: refs, o: o, res: &Result{}}
+	var throttled func() int64
+	if t, ok := b.(interface{ Throttled() int64 }); ok {
+		throttled = t.Throttled
+	}
+	r.pace = newPacer(o.Parallelism, throttled)
 	moves := make([]plan.Move, 0, o.ChunkSize)
 	var dels []plan.Deletion
 	stopped := false
@@ -164,8 +171,11 @@ func Run(ctx context.Context, planID string, hdr plan.Header, entries func(func(
 		case len(moves) > 0:
 			err = r.chunk(ctx, moves)
 		case len(dels) > 0:
-			// Every rewrite completes before the first deletion.
-			if err = r.waitRewrites(); err == nil {
+			// Every copy and rewrite completes before the first deletion.
+			if err = r.finishChunk(ctx); err == nil {
+				err = r.waitRewrites()
+			}
+			if err == nil {
 				err = r.deleteChunk(ctx, dels)
 			}
 		}
@@ -201,11 +211,17 @@ func Run(ctx context.Context, planID string, hdr plan.Header, entries func(func(
 	if err == nil {
 		err = flush()
 	}
+	if cerr := r.finishChunk(ctx); err == nil {
+		err = cerr
+	}
 	if werr := r.waitRewrites(); err == nil {
 		err = werr
 	}
 	if derr := r.waitDeletes(); err == nil {
 		err = derr
+	}
+	if r.pace.peak > 0 {
+		o.Logger.Info("copies in flight", "limit", r.pace.level(), "peak", r.pace.peak, "cap", o.Parallelism)
 	}
 	return r.res, err
 }
@@ -221,6 +237,9 @@ func deleteChunk(deletes int) int {
 }
 
 type runner struct {
+	copying   *copyBatch          // the last chunk's copies, in flight
+	pace      *pacer              // copies in flight, shared by the chunks
+	failing   atomic.Bool         // a copy failed: start no more
 	rewriting chan rewriteOutcome // the previous chunk's rewrites, in flight
 	deleting  *deletions          // batches of deletions, in flight
 	planID    string
@@ -234,7 +253,18 @@ type runner struct {
 
 // stopping reports whether to start no further chunk: after a failure or an interrupt.
 func (r *runner) stopping() bool {
-	return len(r.res.Failed) > 0 || (r.deleting != nil && r.deleting.refused.Load()) || r.interrupted()
+	return len(r.res.Failed) > 0 || r.failing.Load() || (r.deleting != nil && r.deleting.refused.Load()) || r.interrupted()
+}
+
+// stopRequested reports whether the first interrupt has arrived, without recording it
+// (safe from any goroutine).
+func (r *runner) stopRequested() bool {
+	select {
+	case <-r.o.Stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // interrupted reports (and records) whether the first interrupt has arrived.
@@ -248,10 +278,30 @@ func (r *runner) interrupted() bool {
 	}
 }
 
-// chunk copies and verifies a chunk of moves in parallel, journals the copies, then
-// rewrites the rows of every verified move.
+// chunk starts the copies of a chunk of moves (its targets listed, then copied in
+// parallel) and finishes the chunk before it: journals its copies and starts the
+// rewrites of the rows of every verified move. At most two chunks copy at once.
 func (r *runner) chunk(ctx context.Context, moves []plan.Move) error {
-	verified, err := r.copyAll(ctx, moves)
+	next := r.startCopies(ctx, slices.Clone(moves))
+	err := r.finishChunk(ctx)
+	r.copying = next
+	if err != nil {
+		<-next.done
+		r.copying = nil
+	}
+	return err
+}
+
+// finishChunk waits for the chunk in flight, if any, journals its copies and starts
+// its rewrites.
+func (r *runner) finishChunk(ctx context.Context) error {
+	if r.copying == nil {
+		return nil
+	}
+	b := r.copying
+	r.copying = nil
+	moves := b.moves
+	verified, err := r.finishCopies(b)
 	if err != nil {
 		return err
 	}

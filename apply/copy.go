@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/r2plan/r2plan/plan"
 	"github.com/r2plan/r2plan/providers"
@@ -73,76 +72,112 @@ func (r *runner) verify(ctx context.Context, m *plan.Move, wantETag string) (str
 	return etag, false, nil
 }
 
-// copyAll returns, per move, the verified target ETag or "" when the move must not
-// proceed (drift or failure, recorded in the result).
-func (r *runner) copyAll(ctx context.Context, moves []plan.Move) ([]string, error) {
-	verified := make([]string, len(moves))
-	drift := make([]*Drift, len(moves))
-	failed := make([]error, len(moves))
+// copyBatch is one chunk's copies, in flight or done.
+type copyBatch struct {
+	moves    []plan.Move
+	verified []string // per move, the verified target ETag or "" (drift or failure)
+	drift    []*Drift
+	failed   []error
+	started  int
+	copied   atomic.Int64
+	present  atomic.Int64
+	err      error // listing the targets, or the context
+	done     chan struct{}
+}
+
+// startCopies lists a chunk's targets and copies its moves in the background, under
+// the shared pacer: while the previous chunk's last copies finish, this chunk's listing
+// is already done and its first copies are in flight, so the pipe never drains
+// between chunks.
+func (r *runner) startCopies(ctx context.Context, moves []plan.Move) *copyBatch {
+	b := &copyBatch{
+		moves:    moves,
+		verified: make([]string, len(moves)),
+		drift:    make([]*Drift, len(moves)),
+		failed:   make([]error, len(moves)),
+		done:     make(chan struct{}),
+	}
+	go func() {
+		defer close(b.done)
+		b.err = r.copyAll(ctx, b)
+	}()
+	return b
+}
+
+// copyAll copies and verifies b's moves, recording per-move outcomes in b.
+func (r *runner) copyAll(ctx context.Context, b *copyBatch) error {
 	// One listing per thousand targets tells which are absent (copied without a HEAD
 	// first) and which are already there (an earlier run).
 	var targets []string
-	for _, m := range moves {
+	for _, m := range b.moves {
 		if m.Copy {
 			targets = append(targets, m.Target)
 		}
 	}
 	seen, err := statByListing(ctx, r.b, targets)
 	if err != nil {
-		return nil, fmt.Errorf("list the targets: %w", err)
+		return fmt.Errorf("list the targets: %w", err)
 	}
 	r.o.Hook("listed")
-	var copied, present atomic.Int64
 	// Per-move outcomes are recorded, not returned: one move's failure must not cancel
 	// the copies in flight beside it.
-	var g errgroup.Group
-	g.SetLimit(r.o.Parallelism)
-	started := 0
-	for i := range moves {
-		if ctx.Err() != nil || r.interrupted() {
+	var wg sync.WaitGroup
+	for i := range b.moves {
+		if ctx.Err() != nil || r.stopRequested() || r.failing.Load() || !r.pace.acquire(ctx) {
 			break
 		}
-		started++
-		g.Go(func() error {
-			m := &moves[i]
+		b.started++
+		wg.Go(func() {
+			defer r.pace.release()
+			m := &b.moves[i]
 			etag, did, err := r.copyOne(ctx, m, seen)
 			if m.Copy {
 				defer r.o.Progress("copy", 1)
 			}
 			switch {
 			case err == nil:
-				verified[i] = etag
+				b.verified[i] = etag
 				if did {
-					copied.Add(1)
+					b.copied.Add(1)
 				} else {
-					present.Add(1)
+					b.present.Add(1)
 				}
 			case isDrift(err):
-				drift[i] = &Drift{Key: m.Key, Reason: err.Error()}
+				b.drift[i] = &Drift{Key: m.Key, Reason: err.Error()}
 			default:
-				failed[i] = err
+				b.failed[i] = err
+				r.failing.Store(true)
 			}
-			return nil
 		})
 	}
-	g.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	wg.Wait()
+	return ctx.Err()
+}
+
+// finishCopies waits for b and counts its outcomes; it returns per move the verified
+// target ETag or "" when the move must not proceed.
+func (r *runner) finishCopies(b *copyBatch) ([]string, error) {
+	<-b.done
+	if b.err != nil {
+		return nil, b.err
 	}
-	r.res.Pending += len(moves) - started
-	r.res.Copied += int(copied.Load())
-	r.res.Present += int(present.Load())
-	for i := range moves {
-		if drift[i] != nil {
-			r.res.Drift = append(r.res.Drift, *drift[i])
-			r.o.Logger.Warn("drift", "key", moves[i].Key, "reason", drift[i].Reason)
+	if b.started < len(b.moves) {
+		r.interrupted() // records an interrupt as the reason, if it was one
+	}
+	r.res.Pending += len(b.moves) - b.started
+	r.res.Copied += int(b.copied.Load())
+	r.res.Present += int(b.present.Load())
+	for i, m := range b.moves {
+		if b.drift[i] != nil {
+			r.res.Drift = append(r.res.Drift, *b.drift[i])
+			r.o.Logger.Warn("drift", "key", m.Key, "reason", b.drift[i].Reason)
 		}
-		if failed[i] != nil {
-			r.res.Failed = append(r.res.Failed, failed[i])
-			r.o.Logger.Error("copy failed", "key", moves[i].Key, "err", failed[i])
+		if b.failed[i] != nil {
+			r.res.Failed = append(r.res.Failed, b.failed[i])
+			r.o.Logger.Error("copy failed", "key", m.Key, "err", b.failed[i])
 		}
 	}
-	return verified, nil
+	return b.verified, nil
 }
 
 func isDrift(err error) bool {

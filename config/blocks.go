@@ -68,10 +68,10 @@ func (d *decoder) bucket(b *hcl.Block) Bucket {
 				fmt.Sprintf(`no_overwrite is "auto", "head", "if-none-match" or "r2-header", not %q.`, out.NoOverwrite)))
 		}
 	}
-	out.ListConcurrency = 1
+	out.ListConcurrency = DefaultListConcurrency
 	if d.integer(a, "list_concurrency", &out.ListConcurrency) && (out.ListConcurrency < 1 || out.ListConcurrency > 256) {
 		d.add(attrError(a["list_concurrency"], "Invalid list_concurrency",
-			fmt.Sprintf("list_concurrency is how many top-level prefixes are listed at once, from 1 (one sequential listing, the default) to 256, not %d.", out.ListConcurrency)))
+			fmt.Sprintf("list_concurrency is how many ranges of keys are listed at once, from 1 (one sequential listing) to 256 (default %d), not %d.", DefaultListConcurrency, out.ListConcurrency)))
 	}
 	return out
 }

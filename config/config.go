@@ -49,9 +49,8 @@ type Bucket struct {
 	// "r2-header" (R2's cf-copy-destination-if-none-match), or "auto" (the default:
 	// chosen from the endpoint's host).
 	NoOverwrite string
-	// ListConcurrency is how many of the bucket's top-level prefixes a plan lists at
-	// once: 1 (the default) is one sequential listing, the fastest on a filesystem-backed
-	// server; R2 and S3 answer parallel listings faster. It changes no plan.
+	// ListConcurrency is how many ranges of keys a plan lists at once (default
+	// DefaultListConcurrency); 1 is one sequential listing. It changes no plan.
 	ListConcurrency int
 	DeclRange       hcl.Range
 }
@@ -108,3 +107,8 @@ type Orphans struct {
 	MaxDelete int           // orphan delete budget per plan; 0 when not set (1000)
 	DeclRange hcl.Range
 }
+
+// DefaultListConcurrency is bucket.list_concurrency when not set: on R2 a listing page
+// takes a few hundred milliseconds, and 16 ranges listed at once make a plan of a
+// bucket of any shape about ten times faster than one sequential listing.
+const DefaultListConcurrency = 16

@@ -50,7 +50,7 @@ func charhubWant(env, publicURL string) *Config {
 			PublicURL:       publicURL,
 			PathStyle:       true,
 			NoOverwrite:     "auto",
-			ListConcurrency: 1,
+			ListConcurrency: DefaultListConcurrency,
 		},
 		Database: Database{URL: "postgres://charhub:p%40ss-w0rd@db.internal:5432/charhub?sslmode=require"},
 		Layout: Layout{
@@ -84,12 +84,13 @@ func TestLoadExamples(t *testing.T) {
 
 	prod := charhubWant("prod", "https://media.charhub.app")
 	prod.Vars = map[string]string{
-		"NODE_ENV":        "production",
-		"R2_BUCKET_NAME":  "charhub-media",
-		"R2_ENDPOINT_URL": "https://0123abcd.r2.cloudflarestorage.com",
-		"R2_GRACE_PERIOD": "168h",
-		"R2_NO_OVERWRITE": "auto",
-		"R2_PUBLIC_URL":   "https://media.charhub.app",
+		"NODE_ENV":            "production",
+		"R2_BUCKET_NAME":      "charhub-media",
+		"R2_ENDPOINT_URL":     "https://0123abcd.r2.cloudflarestorage.com",
+		"R2_GRACE_PERIOD":     "168h",
+		"R2_LIST_CONCURRENCY": "16",
+		"R2_NO_OVERWRITE":     "auto",
+		"R2_PUBLIC_URL":       "https://media.charhub.app",
 	}
 
 	devEnv := charhubEnv()
@@ -99,12 +100,13 @@ func TestLoadExamples(t *testing.T) {
 	dev := charhubWant("dev", "https://cdn.example.com/media")
 	dev.Layout.GracePeriod = 24 * time.Hour
 	dev.Vars = map[string]string{
-		"NODE_ENV":        "development",
-		"R2_BUCKET_NAME":  "charhub-media",
-		"R2_ENDPOINT_URL": "https://0123abcd.r2.cloudflarestorage.com",
-		"R2_GRACE_PERIOD": "24h",
-		"R2_NO_OVERWRITE": "auto",
-		"R2_PUBLIC_URL":   "https://cdn.example.com/media/",
+		"NODE_ENV":            "development",
+		"R2_BUCKET_NAME":      "charhub-media",
+		"R2_ENDPOINT_URL":     "https://0123abcd.r2.cloudflarestorage.com",
+		"R2_GRACE_PERIOD":     "24h",
+		"R2_LIST_CONCURRENCY": "16",
+		"R2_NO_OVERWRITE":     "auto",
+		"R2_PUBLIC_URL":       "https://cdn.example.com/media/",
 	}
 
 	tests := map[string]struct {
@@ -125,7 +127,7 @@ func TestLoadExamples(t *testing.T) {
 			},
 			want: &Config{
 				Filename: avatars,
-				Bucket:   Bucket{Name: "avatars", Region: "us-east-1", NoOverwrite: "auto", ListConcurrency: 1},
+				Bucket:   Bucket{Name: "avatars", Region: "us-east-1", NoOverwrite: "auto", ListConcurrency: DefaultListConcurrency},
 				Database: Database{URL: "sqlite:/var/lib/app/app.db"},
 				Layout: Layout{
 					Placed:      []string{"characters/", "stories/"},

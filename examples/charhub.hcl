@@ -46,7 +46,7 @@ bucket {
   # How many top-level prefixes (characters/, stories/, …) a plan lists at once: 1, one
   # sequential listing, is the fastest on a filesystem-backed server; R2 answers parallel
   # listings faster. It changes no plan.
-  list_concurrency = env("R2_LIST_CONCURRENCY", "1")
+  list_concurrency = env("R2_LIST_CONCURRENCY", "16")
 
   # How a copy is kept from overwriting a target that holds other content. Every mode
   # first looks (a listing, or a HEAD) and refuses such a target; "auto" adds R2's

@@ -28,7 +28,7 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := newFlags(applyCommand, stdout, stderr)
 	var cf configFlags
 	cf.register(fs)
-	parallelism := fs.Int("parallelism", 32, "copies in flight at once")
+	parallelism := fs.Int("parallelism", 128, "most copies in flight at once (apply adapts below it)")
 	batch := fs.Int("batch-size", 1000, "rows per rewrite transaction (a row's columns together), at most 1000")
 	shardSpec := fs.String("shard", "", "apply only part `i/n` of the plan (i from 1), so n machines share it")
 	lockTimeout := fs.Duration("lock-timeout", 0, "wait this `long` for another apply to release the lock (default: refuse at once)")

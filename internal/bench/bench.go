@@ -38,6 +38,9 @@ type Options struct {
 	PerfDir string
 	// PhaseTimeout bounds each phase (default 10 minutes).
 	PhaseTimeout time.Duration
+	// Latency, when set, runs the latency mode (latency.go) instead: every
+	// ListObjectsV2 waits List and every other request Op at the proxy.
+	Latency *Latency
 }
 
 // Figures are one run's measurements, by name (see the names in report.go).
@@ -90,7 +93,11 @@ func Bench(ctx context.Context, o Options) (*Report, error) {
 	for i := range o.Runs {
 		fmt.Fprintf(o.Log, "bench: run %d of %d, %d objects\n", i+1, o.Runs, o.N)
 		r := &runner{o: o, root: root, rep: rep, f: Figures{}}
-		err := r.run(ctx)
+		run := r.run
+		if o.Latency != nil {
+			run = r.runLatency
+		}
+		err := run(ctx)
 		rep.Runs = append(rep.Runs, r.f)
 		if err != nil {
 			return rep, fmt.Errorf("run %d: %w", i+1, err)
@@ -405,7 +412,10 @@ func (r *runner) run(ctx context.Context) error {
 	// The peer: rclone move of a fresh copy of the same objects.
 	if o.Rclone {
 		if err := r.phase(ctx, "rclone move", func(ctx context.Context) error {
-			return r.rclone(ctx, srv, objs)
+			wall, err := r.rclone(ctx, srv, objs, "bench-rclone-src", "bench-rclone-dst")
+			r.f["rclone_wall_s"] = wall.Seconds()
+			r.f["rclone_obj_s"] = float64(len(objs)) / wall.Seconds()
+			return err
 		}); err != nil {
 			return err
 		}
@@ -546,6 +556,8 @@ type applyRun struct {
 	rss                        int64
 	copied, rewritten, deleted int
 	rewriteTime                time.Duration // in rewrite transactions, as apply reports it
+	inflight                   float64       // mean requests in flight while any was
+	throttled                  int64         // 429 and 503 answers
 	out                        string
 	requests                   map[string]int64
 }
@@ -557,6 +569,7 @@ func (r *runner) apply(ctx context.Context, planFile string, env []string) (appl
 		"--parallelism", strconv.Itoa(r.o.Parallelism), "--batch-size", "1000", planFile)
 	a := applyRun{wall: res.wall, cpu: res.cpu, rss: res.rss, out: res.out}
 	a.requests, a.busy = r.proxy.take()
+	a.inflight, a.throttled = r.proxy.lastMean, r.proxy.lastThrott
 	if err != nil {
 		return a, err
 	}
@@ -655,12 +668,14 @@ func watchPeakRSS(pid int, stop <-chan struct{}) int64 {
 	}
 }
 
-// rclone moves bench-rclone-src to bench-rclone-dst/dev through the proxy.
-func (r *runner) rclone(ctx context.Context, srv *testenv.S3Server, objs []object) error {
-	cmd := exec.CommandContext(ctx, "rclone", "move", "bench:bench-rclone-src", "bench:bench-rclone-dst/dev",
+// rclone moves bucket src to dst/dev through the proxy, with extra flags, and returns
+// its wall time; the requests it sent per object go under "req/rclone/".
+func (r *runner) rclone(ctx context.Context, srv *testenv.S3Server, objs []object, src, dst string, extra ...string) (time.Duration, error) {
+	args := append([]string{"move", "bench:" + src, "bench:" + dst + "/dev",
 		"--transfers", strconv.Itoa(r.o.Parallelism), "--checkers", strconv.Itoa(r.o.Parallelism),
 		"--s3-no-check-bucket", "--s3-disable-checksum", "--retries", "1", "--low-level-retries", "3",
-		"--stats", "0", "--log-level", "ERROR")
+		"--stats", "0", "--log-level", "ERROR"}, extra...)
+	cmd := exec.CommandContext(ctx, "rclone", args...)
 	var environ []string
 	for _, kv := range os.Environ() {
 		// rclone's AWS SDK refuses an AWS_CA_BUNDLE with its own transport; loopback
@@ -688,17 +703,15 @@ func (r *runner) rclone(ctx context.Context, srv *testenv.S3Server, objs []objec
 	wall := time.Since(start)
 	counts, _ := r.proxy.take()
 	if err != nil {
-		return fmt.Errorf("rclone move: %w\n%s", err, buf.String())
+		return wall, fmt.Errorf("rclone move: %w\n%s", err, buf.String())
 	}
 	if got := counts["CopyObject"]; got < int64(len(objs)) {
-		return fmt.Errorf("rclone sent %d CopyObject for %d objects:\n%s", got, len(objs), buf.String())
+		return wall, fmt.Errorf("rclone sent %d CopyObject for %d objects:\n%s", got, len(objs), buf.String())
 	}
-	r.f["rclone_wall_s"] = wall.Seconds()
-	r.f["rclone_obj_s"] = float64(len(objs)) / wall.Seconds()
 	for op, n := range counts {
 		r.f["req/rclone/"+op] = float64(n) / float64(len(objs))
 	}
-	return nil
+	return wall, nil
 }
 
 // versions names every moving part.

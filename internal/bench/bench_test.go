@@ -95,3 +95,66 @@ func buildR2plan(ctx context.Context, t *testing.T) string {
 	}
 	return bin
 }
+
+// TestBenchLatencySmoke runs the latency mode on a few hundred objects with small
+// delays, without rclone: every figure present and positive, never a timing.
+func TestBenchLatencySmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts versitygw and PostgreSQL")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	bin := buildR2plan(ctx, t)
+	lat, err := ParseLatency("list:20ms,op:5ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	rep, err := Bench(ctx, Options{N: 2500, Runs: 1, Parallelism: 16, R2plan: bin, Log: &log, PhaseTimeout: 5 * time.Minute, Latency: lat})
+	if err != nil {
+		t.Fatalf("bench: %v\nlog:\n%s", err, log.String())
+	}
+	var out bytes.Buffer
+	rep.PrintLatency(&out)
+	t.Logf("\n%s", out.String())
+	f := rep.Median()
+	for _, k := range []string{
+		"raw_list_s", "list_ideal_s", "plan_wall_s", "apply_wall_s", "apply_copy_obj_s", "apply_inflight",
+		"raw_copy_obj_s", "raw_copy_level_obj_s", "delplan_wall_s", "delete_wall_s", "life_s",
+	} {
+		if v, ok := f[k]; !ok || !(v > 0) {
+			t.Errorf("figure %s = %v (present %v), want a positive number", k, v, ok)
+		}
+	}
+	if f["plan_copies"] != 2500 {
+		t.Errorf("the plan copies %v objects, want 2500", f["plan_copies"])
+	}
+	if f["req/plan/ListObjectsV2"]*2500 < 3 {
+		t.Errorf("the plan sent %v listings for 3 pages of keys", f["req/plan/ListObjectsV2"]*2500)
+	}
+}
+
+func TestParseLatency(t *testing.T) {
+	tests := map[string]struct {
+		in      string
+		want    Latency
+		wantErr bool
+	}{
+		"both":      {in: "list:300ms,op:60ms", want: Latency{List: 300 * time.Millisecond, Op: 60 * time.Millisecond}},
+		"list only": {in: "list:1s", want: Latency{List: time.Second}},
+		"unknown":   {in: "copy:5ms", wantErr: true},
+		"no colon":  {in: "300ms", wantErr: true},
+		"negative":  {in: "op:-1ms", wantErr: true},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := ParseLatency(tt.in)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("ParseLatency(%q) = %v, %v", tt.in, got, err)
+			}
+			if err == nil && *got != tt.want {
+				t.Errorf("ParseLatency(%q) = %+v, want %+v", tt.in, *got, tt.want)
+			}
+		})
+	}
+}

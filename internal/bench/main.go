@@ -18,6 +18,12 @@
 //	BENCH_MODE         "scale": the scale benchmark instead (`make bench-scale`): plan of
 //	                   BENCH_N objects (default 1000000) and rows, memory and wall time
 //	BENCH_SCALE_APPLY  seconds the scale benchmark lets apply run before Ctrl-C (default 60)
+//	BENCH_LATENCY      "list:300ms,op:60ms": the latency mode (`make bench-latency`): the
+//	                   proxy holds every ListObjectsV2 and every other request that long,
+//	                   as R2 would; plan against a sequential listing and the ideal,
+//	                   apply's copies against raw CopyObject at its level, the whole life
+//	                   against rclone move with and without --fast-list. The copy cap
+//	                   (BENCH_PARALLELISM) defaults to 128 there, apply's default.
 //
 // Every request of r2plan and rclone goes through a small counting reverse proxy in
 // front of versitygw, and so do the raw ceilings' requests, so all pay the same hop.
@@ -66,8 +72,19 @@ func run(ctx context.Context) int {
 		}
 		return 0
 	}
+	if v := os.Getenv("BENCH_LATENCY"); v != "" {
+		l, err := ParseLatency(v)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			return 1
+		}
+		o.Latency = l
+		o.Parallelism = envInt("BENCH_PARALLELISM", 128)
+	}
 	rep, err := Bench(ctx, o)
-	if rep != nil {
+	if rep != nil && o.Latency != nil {
+		rep.PrintLatency(os.Stdout)
+	} else if rep != nil {
 		rep.Print(os.Stdout)
 	}
 	if err != nil {

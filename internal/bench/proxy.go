@@ -24,6 +24,34 @@ type countingProxy struct {
 	inflight  int
 	busySince time.Time
 	busy      time.Duration
+	// area is the integral of the requests in flight over time since the last take:
+	// area / busy is the mean number in flight while any was.
+	area       float64
+	lastChange time.Time
+	lastMean   float64 // area / busy of the last take
+	throttled  int64   // 429 and 503 answers since the last take
+	lastThrott int64   // throttled of the last take
+	// Fixed delays before a request is forwarded (the latency mode): listDelay for
+	// ListObjectsV2, opDelay for every other request.
+	listDelay, opDelay time.Duration
+}
+
+// setDelays makes every ListObjectsV2 wait list and every other request op before it
+// is forwarded, as a server far away would (0, 0: none).
+func (p *countingProxy) setDelays(list, op time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.listDelay, p.opDelay = list, op
+}
+
+// delay is the fixed delay of an operation.
+func (p *countingProxy) delay(op string) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if op == "ListObjectsV2" {
+		return p.listDelay
+	}
+	return p.opDelay
 }
 
 func startProxy(target string) (*countingProxy, error) {
@@ -51,9 +79,25 @@ func startProxy(target string) (*countingProxy, error) {
 		Transport: tr,
 	}
 	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.begin(operation(r))
+		op := operation(r)
+		p.begin(op)
 		defer p.end()
-		rp.ServeHTTP(w, r)
+		if d := p.delay(op); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			}
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		rp.ServeHTTP(sw, r)
+		if sw.status == http.StatusTooManyRequests || sw.status == http.StatusServiceUnavailable {
+			p.mu.Lock()
+			p.throttled++
+			p.mu.Unlock()
+		}
 	}), ReadHeaderTimeout: 30 * time.Second}
 	go p.srv.Serve(ln)
 	return p, nil
@@ -67,32 +111,58 @@ func (p *countingProxy) begin(op string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.counts[op]++
+	now := time.Now()
 	if p.inflight == 0 {
-		p.busySince = time.Now()
+		p.busySince = now
+	} else {
+		p.area += float64(p.inflight) * now.Sub(p.lastChange).Seconds()
 	}
+	p.lastChange = now
 	p.inflight++
 }
 
 func (p *countingProxy) end() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	now := time.Now()
+	p.area += float64(p.inflight) * now.Sub(p.lastChange).Seconds()
+	p.lastChange = now
 	p.inflight--
 	if p.inflight == 0 {
-		p.busy += time.Since(p.busySince)
+		p.busy += now.Sub(p.busySince)
 	}
 }
 
-// take returns the counts and the busy time since the last take, and resets them.
+// take returns the counts and the busy time since the last take, and resets them; it
+// keeps the mean number in flight of that time in lastMean.
 func (p *countingProxy) take() (map[string]int64, time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	c, b := maps.Clone(p.counts), p.busy
+	now := time.Now()
+	area := p.area + float64(p.inflight)*now.Sub(p.lastChange).Seconds()
 	if p.inflight > 0 {
-		b += time.Since(p.busySince)
-		p.busySince = time.Now()
+		b += now.Sub(p.busySince)
+		p.busySince = now
 	}
-	p.counts, p.busy = map[string]int64{}, 0
+	p.lastMean = 0
+	if b > 0 {
+		p.lastMean = area / b.Seconds()
+	}
+	p.lastThrott, p.throttled = p.throttled, 0
+	p.counts, p.busy, p.area, p.lastChange = map[string]int64{}, 0, 0, now
 	return c, b
+}
+
+// statusWriter remembers the status of an answer.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // operation names the S3 operation of a path-style request.

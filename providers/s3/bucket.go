@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -103,9 +104,10 @@ type Options struct {
 // Bucket is one bucket on an S3-compatible server. Its methods are safe for
 // concurrent use.
 type Bucket struct {
-	client   *s3.Client
-	opts     Options
-	identity string
+	client    *s3.Client
+	opts      Options
+	identity  string
+	throttled *atomic.Int64
 }
 
 // Open checks o, fills in defaults and builds the client. It does no network I/O.
@@ -157,9 +159,10 @@ func Open(ctx context.Context, o Options) (*Bucket, error) {
 		d.KeepAlive = 30 * time.Second
 	})
 
-	var client aws.HTTPClient = httpClient
+	throttled := new(atomic.Int64)
+	var client aws.HTTPClient = &throttleCounter{next: httpClient, n: throttled}
 	if o.Rate > 0 {
-		client = &limitedClient{next: httpClient, lim: rate.NewLimiter(rate.Limit(o.Rate), max(1, int(o.Rate/10)))}
+		client = &limitedClient{next: client, lim: rate.NewLimiter(rate.Limit(o.Rate), max(1, int(o.Rate/10)))}
 	}
 	cfg := aws.Config{
 		Region:                     o.Region,
@@ -192,8 +195,27 @@ func Open(ctx context.Context, o Options) (*Bucket, error) {
 		}
 		so.UsePathStyle = o.PathStyle
 	})
-	return &Bucket{client: s3client, opts: o, identity: identity}, nil
+	return &Bucket{client: s3client, opts: o, identity: identity, throttled: throttled}, nil
 }
+
+// throttleCounter counts the throttling answers (429, 503) of every request.
+type throttleCounter struct {
+	next aws.HTTPClient
+	n    *atomic.Int64
+}
+
+func (c *throttleCounter) Do(r *http.Request) (*http.Response, error) {
+	resp, err := c.next.Do(r)
+	if err == nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+		c.n.Add(1)
+	}
+	return resp, err
+}
+
+// Throttled is how many throttling answers (HTTP 429 or 503) the server has sent this
+// Bucket's requests so far, retried ones included: apply's copies slow down when it
+// grows.
+func (b *Bucket) Throttled() int64 { return b.throttled.Load() }
 
 // limitedClient sends at most its limiter's rate of requests.
 type limitedClient struct {

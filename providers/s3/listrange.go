@@ -1,0 +1,380 @@
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// ListRanges is List with the key space under prefix cut into ranges that up to
+// workers goroutines list at once. S3 lists in byte order, so the keys k with
+// after < k <= upto are one ListObjectsV2 walk from StartAfter=after, stopped at the
+// first key past upto; no delimiter or common prefix is needed, and a bucket whose keys
+// all share one prefix is split as well as any.
+//
+// The ranges are found while listing (work stealing): one worker lists the first page;
+// every worker left without a range then takes the back part of the busiest range, cut
+// at a point estimated from the keys its owner has seen so far. A range the owner
+// still has a lot of (far more than its pages so far suggest) is cut close to where the
+// owner is, a few pages ahead, and further cuts of the part left behind home in on
+// where the keys are; a range with a few dozen pages left is cut in the middle. A range
+// that holds nothing costs one request. A cut is made only between two positions of
+// one range, under a lock, and the owner drops the keys of a page in flight that now
+// belong to the range after the cut, so every key is listed exactly once.
+//
+// fn is called from one goroutine at a time, in no particular order of keys, and never
+// again after it returned an error (which ListRanges returns). A page that is not in
+// byte order (a server that does not keep S3's promise) is an error: ranges could then
+// miss keys. workers <= 1 is List.
+func (b *Bucket) ListRanges(ctx context.Context, prefix string, workers int, fn func(key string, size int64, etag string, modified time.Time) error) error {
+	if workers <= 1 {
+		return b.List(ctx, prefix, fn)
+	}
+	return b.listRanges(ctx, prefix, workers, listPageSize, nil, fn)
+}
+
+// listRanges is ListRanges with pages of pageSize keys; cuts, if set, is told every
+// cut point (for tests).
+func (b *Bucket) listRanges(ctx context.Context, prefix string, workers, pageSize int, cuts func(string), fn func(key string, size int64, etag string, modified time.Time) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	l := &rangeLister{b: b, prefix: prefix, pageSize: pageSize, cuts: cuts, fn: fn}
+	l.cond = sync.NewCond(&l.mu)
+	// The first range is the whole prefix; it starts owned, so that the others wait for
+	// its first page before cutting it.
+	first := &keyRange{after: "", upto: "", open: true, owned: true}
+	if prefix != "" {
+		// Keys under prefix sort after every proper prefix of it: the prefix itself with
+		// its last byte dropped is a StartAfter before all of them.
+		first.after = prefix[:len(prefix)-1]
+	}
+	l.ranges = []*keyRange{first}
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var r *keyRange
+			if i == 0 {
+				r = first
+			}
+			l.work(ctx, r, cancel)
+		}()
+	}
+	wg.Wait()
+	return l.err
+}
+
+// keyRange is the keys k with after < k <= upto (no upper end when open), of which the
+// owner has listed those up to after.
+type keyRange struct {
+	after string // StartAfter of the owner's next page
+	upto  string
+	open  bool // no upper end
+	owned bool
+	done  bool
+	// What the owner has seen in this range, to estimate what is left.
+	first string // its first key
+	seen  int    // keys it has listed
+}
+
+type rangeLister struct {
+	b        *Bucket
+	prefix   string
+	pageSize int
+	cuts     func(string)
+	fn       func(key string, size int64, etag string, modified time.Time) error
+
+	mu     sync.Mutex
+	cond   *sync.Cond
+	ranges []*keyRange
+	active int   // ranges owned and not done
+	err    error // the first error; stops everything
+
+	emit sync.Mutex // fn is called by one worker at a time
+}
+
+// work lists r (if not nil), then steals ranges until none is left.
+func (l *rangeLister) work(ctx context.Context, r *keyRange, cancel context.CancelFunc) {
+	l.mu.Lock()
+	if r != nil {
+		l.active++
+	}
+	l.mu.Unlock()
+	for {
+		if r == nil {
+			if r = l.steal(); r == nil {
+				return
+			}
+		}
+		if err := l.listRange(ctx, r); err != nil {
+			l.mu.Lock()
+			if l.err == nil {
+				l.err = err
+			}
+			if !r.done {
+				r.done = true
+				l.active--
+			}
+			l.cond.Broadcast()
+			l.mu.Unlock()
+			cancel()
+			return
+		}
+		r = nil
+	}
+}
+
+// steal waits until some range can be cut and returns its back part, owned; nil when
+// every range is listed or an error stopped the listing.
+func (l *rangeLister) steal() *keyRange {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for {
+		if l.err != nil || l.active == 0 {
+			return nil
+		}
+		if r := l.cut(); r != nil {
+			l.ranges = append(l.ranges, r)
+			l.active++
+			return r
+		}
+		l.cond.Wait()
+	}
+}
+
+// cut splits the range with the most pages left (by its owner's keys so far), if any
+// has more than minCutPages, and returns the new back part. l.mu is held.
+func (l *rangeLister) cut() *keyRange {
+	var best *keyRange
+	var bestPages float64
+	var bestAt string
+	live := l.ranges[:0]
+	for _, r := range l.ranges {
+		if r.done {
+			continue
+		}
+		live = append(live, r)
+		if r.seen < 2 {
+			continue // nothing to estimate from yet
+		}
+		pages, at := cutPoint(r, l.prefix, l.pageSize)
+		if at != "" && pages > bestPages {
+			best, bestPages, bestAt = r, pages, at
+		}
+	}
+	l.ranges = live
+	if best == nil || bestPages < minCutPages {
+		return nil
+	}
+	nr := &keyRange{after: bestAt, upto: best.upto, open: best.open, owned: true}
+	best.upto, best.open = bestAt, false
+	if l.cuts != nil {
+		l.cuts(bestAt)
+	}
+	return nr
+}
+
+// minCutPages: a range estimated to hold fewer pages than this is not cut; the owner
+// lists it alone.
+const minCutPages = 2
+
+// cutDigits is how many bytes past the common prefix of a range's ends the estimates
+// look at.
+const cutDigits = 48
+
+// cutPoint estimates how many pages are left in r and where to cut it: in the middle
+// when that is at most midCutPages, else about sqrt(pages) pages past the owner. The
+// point is in r (after < at < upto, "" when there is no such key of printable ASCII).
+func cutPoint(r *keyRange, prefix string, pageSize int) (pages float64, at string) {
+	hi := r.upto
+	if r.open {
+		hi = openEnd(prefix)
+	}
+	c := commonPrefixLen(r.first, hi)
+	pos, lo, end := keyNumber(r.after, c), keyNumber(r.first, c), keyNumber(hi, c)
+	span := new(big.Float).SetInt(new(big.Int).Sub(pos, lo))
+	width := new(big.Float).SetInt(new(big.Int).Sub(end, pos))
+	if width.Sign() <= 0 {
+		return 0, ""
+	}
+	if span.Sign() <= 0 {
+		span.SetInt64(1)
+	}
+	// keys left ≈ width / span · (seen−1)
+	perKey := new(big.Float).Quo(span, big.NewFloat(float64(r.seen-1)))
+	left, _ := new(big.Float).Quo(width, perKey).Float64()
+	pages = left / float64(pageSize)
+	if math.IsInf(pages, 0) || math.IsNaN(pages) {
+		pages = math.MaxFloat64
+	}
+	if pages < minCutPages {
+		return pages, ""
+	}
+	var step *big.Float
+	if pages <= midCutPages {
+		step = new(big.Float).Quo(width, big.NewFloat(2))
+	} else {
+		keep := math.Sqrt(pages) * float64(pageSize)
+		step = new(big.Float).Mul(perKey, big.NewFloat(keep))
+	}
+	si, _ := step.Int(nil)
+	m := new(big.Int).Add(pos, si)
+	if m.Cmp(end) >= 0 {
+		m.Add(pos, new(big.Int).Rsh(new(big.Int).Sub(end, pos), 1))
+	}
+	at = printableCut(numberKey(hi, m, c), r.after, hi)
+	return pages, at
+}
+
+// midCutPages: a range with at most this many pages left is cut in the middle.
+const midCutPages = 64
+
+// openEnd is a string above every key under prefix.
+func openEnd(prefix string) string {
+	return prefix + strings.Repeat("\xff", cutDigits+1)
+}
+
+func commonPrefixLen(a, b string) int {
+	n := min(len(a), len(b))
+	for i := range n {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
+}
+
+// keyNumber reads cutDigits bytes of k from c (zeros past its end) as a big-endian
+// number.
+func keyNumber(k string, c int) *big.Int {
+	buf := make([]byte, cutDigits)
+	if c < len(k) {
+		copy(buf, k[c:])
+	}
+	return new(big.Int).SetBytes(buf)
+}
+
+// numberKey is keyNumber's inverse: head followed by the cutDigits bytes of m, with
+// trailing zero bytes dropped.
+func numberKey(head string, m *big.Int, c int) string {
+	buf := make([]byte, cutDigits)
+	m.FillBytes(buf)
+	return head[:c] + strings.TrimRight(string(buf), "\x00")
+}
+
+// printableCut turns a cut point into one whose bytes past the common prefix with after
+// are printable ASCII (StartAfter is echoed in the XML answer, where control bytes and
+// broken UTF-8 do not belong), rounding down; "" unless after < at < hi.
+func printableCut(at, after, hi string) string {
+	c := commonPrefixLen(at, after)
+	for i := c; i < len(at); i++ {
+		if x := at[i]; x < 0x20 {
+			at = at[:i]
+			break
+		} else if x > 0x7e {
+			at = at[:i] + "~~~~"
+			break
+		}
+	}
+	if at <= after || at >= hi {
+		return ""
+	}
+	return at
+}
+
+// listRange lists r page by page until it passes r.upto (which a thief may lower
+// meanwhile) or the keys end.
+func (l *rangeLister) listRange(ctx context.Context, r *keyRange) error {
+	for {
+		l.mu.Lock()
+		after := r.after
+		l.mu.Unlock()
+		page, err := l.b.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
+			Bucket:     aws.String(l.b.opts.Bucket),
+			Prefix:     aws.String(l.prefix),
+			StartAfter: aws.String(after),
+			MaxKeys:    aws.Int32(int32(l.pageSize)),
+		})
+		if err != nil {
+			return fmt.Errorf("list %q after %q in %s: %w", l.prefix, after, l.b.identity, err)
+		}
+		prev := after
+		for _, o := range page.Contents {
+			if k := aws.ToString(o.Key); k <= prev {
+				return fmt.Errorf("list %q after %q in %s: %w (%q after %q); list with list_concurrency = 1", l.prefix, after, l.b.identity, errUnordered, k, prev)
+			} else {
+				prev = k
+			}
+		}
+		// Keep the keys that are still this range's, under the lock a thief cuts with.
+		l.mu.Lock()
+		n := len(page.Contents)
+		if !r.open {
+			for i, o := range page.Contents {
+				if aws.ToString(o.Key) > r.upto {
+					n = i
+					break
+				}
+			}
+		}
+		keep := page.Contents[:n]
+		last := n < len(page.Contents) || !aws.ToBool(page.IsTruncated) || len(page.Contents) == 0
+		if n > 0 {
+			if r.seen == 0 {
+				r.first = aws.ToString(keep[0].Key)
+			}
+			r.seen += n
+			r.after = aws.ToString(keep[n-1].Key)
+		}
+		if !r.open && r.after >= r.upto {
+			last = true
+		}
+		if last {
+			r.done = true
+			l.active--
+		}
+		stopped := l.err != nil
+		l.cond.Broadcast()
+		l.mu.Unlock()
+		if stopped {
+			return nil
+		}
+		if err := l.deliver(keep); err != nil {
+			return err
+		}
+		if last {
+			return nil
+		}
+	}
+}
+
+// errUnordered is a listing page out of byte order.
+var errUnordered = errors.New("the server does not list keys in byte order")
+
+// deliver calls fn for each object, one worker at a time.
+func (l *rangeLister) deliver(objs []types.Object) error {
+	l.emit.Lock()
+	defer l.emit.Unlock()
+	l.mu.Lock()
+	stopped := l.err != nil
+	l.mu.Unlock()
+	if stopped {
+		return nil
+	}
+	for _, o := range objs {
+		if err := l.fn(aws.ToString(o.Key), aws.ToInt64(o.Size), unquote(aws.ToString(o.ETag)), aws.ToTime(o.LastModified)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,244 @@
+package s3
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/r2plan/r2plan/internal/faultproxy"
+)
+
+// rangeKeys are keys that make range edges hard: one prefix for most of them (so a
+// split by top-level prefix would find nothing to split), keys that are prefixes of
+// each other, control bytes, DEL, and UTF-8 up to the last code points.
+func rangeKeys() []string {
+	var keys []string
+	for i := range 400 {
+		keys = append(keys, fmt.Sprintf("characters/c%d/avatar.webp", i)) // not zero-padded: uneven
+	}
+	keys = append(keys,
+		"characters/c1/av", "characters/c1/ava", "characters/c1/avatar.webp~", "characters/c1/b/c",
+		"characters/c1~", "characters/c\x7f", "characters/c\x7f\x7f/x", "characters/c\t/tab",
+		"characters/c\u00e9", "characters/c\uFFFD", "characters/c\U0010FFFD/z", "characters/~~~~",
+		"a", "ab", "abc", "ab\x7f", "z\U0010FFFD", "~", " space",
+	)
+	slices.Sort(keys)
+	return keys
+}
+
+func TestListRanges(t *testing.T) {
+	b := newBucket(t, Options{})
+	keys := rangeKeys()
+	putMany(t, b, keys)
+
+	collect := func(t *testing.T, b *Bucket, prefix string, workers, pageSize int) ([]string, []string) {
+		t.Helper()
+		var got, cuts []string
+		var mu sync.Mutex
+		err := b.listRanges(t.Context(), prefix, workers, pageSize, func(at string) {
+			cuts = append(cuts, at) // under the lister's lock
+		}, func(key string, size int64, _ string, _ time.Time) error {
+			mu.Lock() // fn is called one at a time; the lock lets the race detector check it
+			defer mu.Unlock()
+			if size != int64(len(key)) {
+				t.Errorf("%q: size %d", key, size)
+			}
+			got = append(got, key)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(got)
+		return got, cuts
+	}
+	under := func(prefix string) []string {
+		var want []string
+		for _, k := range keys {
+			if strings.HasPrefix(k, prefix) {
+				want = append(want, k)
+			}
+		}
+		return want
+	}
+
+	tests := map[string]struct {
+		prefix            string
+		workers, pageSize int
+	}{
+		"whole bucket, 8 workers, pages of 7":   {"", 8, 7},
+		"whole bucket, 16 workers, pages of 3":  {"", 16, 3},
+		"one prefix, 8 workers, pages of 5":     {"characters/", 8, 5},
+		"one prefix, 2 workers, pages of 1000":  {"characters/", 2, 1000},
+		"prefix without slash, pages of 2":      {"characters/c1", 4, 2},
+		"nothing under the prefix":              {"nothing/", 4, 5},
+		"pages of 1":                            {"characters/c3", 8, 1},
+		"more workers than keys, pages of 2":    {"a", 32, 2},
+		"whole bucket, 4 workers, pages of 100": {"", 4, 100},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, cuts := collect(t, b, tt.prefix, tt.workers, tt.pageSize)
+			if diff := cmp.Diff(under(tt.prefix), got); diff != "" {
+				t.Errorf("listRanges(%q, %d workers, pages of %d) (-want +got):\n%s", tt.prefix, tt.workers, tt.pageSize, diff)
+			}
+			if len(under(tt.prefix)) > 20*tt.pageSize && tt.workers > 2 && len(cuts) == 0 {
+				t.Errorf("no range was cut")
+			}
+			t.Logf("%d cuts", len(cuts))
+		})
+	}
+
+	// The cut points of one listing, as keys of their own (and one byte either side),
+	// are listed exactly once by a listing cut at the same points.
+	t.Run("keys at the cut points", func(t *testing.T) {
+		b2 := newBucket(t, Options{})
+		putMany(t, b2, keys)
+		_, cuts := collect(t, b2, "", 8, 7)
+		if len(cuts) == 0 {
+			t.Fatal("no cuts")
+		}
+		// versitygw's posix backend refuses a key that is a directory of another
+		// (and the other way round); those cut points cannot be keys here.
+		more := slices.Clone(keys)
+		for _, c := range cuts {
+			for _, k := range []string{c, c + " ", c[:len(c)-1]} {
+				if _, found := slices.BinarySearch(keys, k); found || strings.HasSuffix(k, "/") {
+					continue
+				}
+				if err := b2.Put(t.Context(), k, []byte(k), "", "", nil); err == nil {
+					more = append(more, k)
+				}
+			}
+		}
+		slices.Sort(more)
+		more = slices.Compact(more)
+		if len(more) == len(keys) {
+			t.Fatal("no cut point could be a key")
+		}
+		got, _ := collect(t, b2, "", 8, 7)
+		if diff := cmp.Diff(more, got); diff != "" {
+			t.Errorf("with keys at the cut points (-want +got):\n%s", diff)
+		}
+	})
+
+	// Every edge by hand: each key of the bucket as the end of a first range (and the
+	// key with its last byte dropped, a prefix of it).
+	t.Run("every edge", func(t *testing.T) {
+		var edges []string
+		for i, k := range keys {
+			if i%7 == 0 || !strings.HasPrefix(k, "characters/c") || len(k) < 14 {
+				edges = append(edges, k, k[:len(k)-1])
+			}
+		}
+		for _, at := range edges {
+			l := &rangeLister{b: b, pageSize: 50}
+			l.cond = sync.NewCond(&l.mu)
+			var got []string
+			l.fn = func(key string, _ int64, _ string, _ time.Time) error {
+				got = append(got, key)
+				return nil
+			}
+			front := &keyRange{upto: at}
+			back := &keyRange{after: at, open: true}
+			l.active = 2
+			for _, r := range []*keyRange{front, back} {
+				if err := l.listRange(t.Context(), r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			slices.Sort(got)
+			if diff := cmp.Diff(keys, got); diff != "" {
+				t.Fatalf("cut at %q (-want +got):\n%s", at, diff)
+			}
+		}
+	})
+
+	t.Run("short pages", func(t *testing.T) {
+		px, err := faultproxy.Start(faultproxy.Options{Target: server.Endpoint, Seed: 7,
+			Rates: map[faultproxy.Kind]faultproxy.Rates{faultproxy.KindList: {faultproxy.ShortList: 0.3}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer px.Close()
+		pb, err := Open(t.Context(), Options{
+			Endpoint: px.URL(), Bucket: b.Name(), PathStyle: true, MaxAttempts: 20,
+			AccessKeyID: server.AccessKey, SecretAccessKey: server.SecretKey,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := collect(t, pb, "", 8, 11)
+		if diff := cmp.Diff(keys, got); diff != "" {
+			t.Errorf("through short pages (-want +got):\n%s", diff)
+		}
+		if st := px.Stats(); st.FaultsOf(faultproxy.ShortList) == 0 {
+			t.Errorf("no page was cut short: %v", st)
+		}
+	})
+
+	t.Run("fn error stops", func(t *testing.T) {
+		stop := errors.New("stop")
+		n := 0
+		err := b.listRanges(t.Context(), "", 8, 5, nil, func(string, int64, string, time.Time) error {
+			n++
+			if n == 30 {
+				return stop
+			}
+			return nil
+		})
+		if err != stop || n != 30 {
+			t.Errorf("listRanges = %v after %d calls; want the callback's error after 30, and no call after it", err, n)
+		}
+	})
+}
+
+func TestCutPoint(t *testing.T) {
+	tests := map[string]struct {
+		r        keyRange
+		wantCut  bool
+		maxPages float64
+	}{
+		"open range, dense keys far from the end": {
+			r:       keyRange{after: "characters/c10965/b", first: "characters/c1/a", seen: 1000, open: true},
+			wantCut: true,
+		},
+		"closed range, a few pages": {
+			r:       keyRange{after: "k/b", first: "k/a", seen: 1000, upto: "k/f"},
+			wantCut: true,
+		},
+		"closed range, one page left": {
+			r:       keyRange{after: "k/b", first: "k/a", seen: 3, upto: "k/c"},
+			wantCut: false,
+		},
+		"no room between after and upto": {
+			r:       keyRange{after: "k/a", first: "k/", seen: 1000, upto: "k/a\x01"},
+			wantCut: false,
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			pages, at := cutPoint(&tt.r, "", 1000)
+			if (at != "") != tt.wantCut {
+				t.Fatalf("cutPoint = %g pages, %q; want a cut: %v", pages, at, tt.wantCut)
+			}
+			if at == "" {
+				return
+			}
+			if at <= tt.r.after || !tt.r.open && at >= tt.r.upto {
+				t.Errorf("cut %q is not inside (%q, %q]", at, tt.r.after, tt.r.upto)
+			}
+			for i := commonPrefixLen(at, tt.r.after); i < len(at); i++ {
+				if at[i] < 0x20 || at[i] > 0x7e {
+					t.Errorf("cut %q: byte %#x is not printable ASCII", at, at[i])
+				}
+			}
+		})
+	}
+}
