@@ -126,9 +126,26 @@ func (r *Result) OK() bool {
 	return len(r.Drift) == 0 && len(r.Failed) == 0 && !r.Interrupted && r.Pending == 0
 }
 
-// Run executes the plan that entries streams, in file order: every move (copy, verify,
-// rewrite), then every deletion (re-check, delete).
-func Run(ctx context.Context, planID string, hdr plan.Header, entries func(func(plan.Entry) error) error, b Bucket, j Journal, refs Referrers, o Options) (*Result, error) {
+// Plan is what Run executes: a verified plan file (*plan.File), or any plan in tests.
+type Plan interface {
+	ID() string
+	Header() *plan.Header
+	// Entries streams the plan's entries in file order.
+	Entries(fn func(plan.Entry) error) error
+}
+
+// Deps are what a run works with: the bucket, the journal, and the live reference rows
+// that deletions are checked against.
+type Deps struct {
+	Bucket    Bucket
+	Journal   Journal
+	Referrers Referrers
+}
+
+// Run executes p in file order: every move (copy, verify, rewrite), then every deletion
+// (re-check, delete).
+func Run(ctx context.Context, p Plan, d Deps, o Options) (*Result, error) {
+	hdr, b := p.Header(), d.Bucket
 	if o.Parallelism <= 0 {
 		o.Parallelism = 16
 	}
@@ -154,7 +171,7 @@ func Run(ctx context.Context, planID string, hdr plan.Header, entries func(func(
 	for _, r := range hdr.References {
 		byName[r.Name] = r
 	}
-	r := &runner{planID: planID, refs: byName, b: b, j: j, referrers: refs, o: o, res: &Result{}}
+	r := &runner{planID: p.ID(), refs: byName, b: b, j: d.Journal, referrers: d.Referrers, o: o, res: &Result{}}
 	var throttled func() int64
 	if t, ok := b.(interface{ Throttled() int64 }); ok {
 		throttled = t.Throttled
@@ -183,7 +200,7 @@ func Run(ctx context.Context, planID string, hdr plan.Header, entries func(func(
 		stopped = stopped || r.stopping()
 		return err
 	}
-	err := entries(func(e plan.Entry) error {
+	err := p.Entries(func(e plan.Entry) error {
 		a := e.Action()
 		if !a.Writes() || !o.Shard.Owns(e.Key()) {
 			return nil // a report, or another shard's

@@ -114,17 +114,26 @@ func deletionWorld(n int) (*memBucket, []plan.Deletion, map[string]string) {
 	return b, dels, rows
 }
 
+// memPlan is a plan of deletions held in memory.
+type memPlan struct {
+	header plan.Header
+	dels   []plan.Deletion
+}
+
+func (p *memPlan) ID() string           { return "plan1" }
+func (p *memPlan) Header() *plan.Header { return &p.header }
+func (p *memPlan) Entries(fn func(plan.Entry) error) error {
+	for i := range p.dels {
+		if err := fn(plan.Entry{Delete: &p.dels[i]}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func runDeletions(t *testing.T, b *memBucket, refs *memRefs, j *memJournal, dels []plan.Deletion, o Options) *Result {
 	t.Helper()
-	entries := func(fn func(plan.Entry) error) error {
-		for i := range dels {
-			if err := fn(plan.Entry{Delete: &dels[i]}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	res, err := Run(t.Context(), "plan1", plan.Header{}, entries, b, j, refs, o)
+	res, err := Run(t.Context(), &memPlan{dels: dels}, Deps{Bucket: b, Journal: j, Referrers: refs}, o)
 	if err != nil {
 		t.Fatal(err)
 	}

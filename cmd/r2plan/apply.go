@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/r2plan/r2plan/apply"
+	"github.com/r2plan/r2plan/config"
 	"github.com/r2plan/r2plan/plan"
 	"github.com/r2plan/r2plan/providers/sqldb"
 	"github.com/r2plan/r2plan/state"
@@ -24,18 +24,17 @@ var applyCommand = command{
 
 func init() { applyCommand.run = runApply }
 
-func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runApply(ctx context.Context, stop <-chan struct{}, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags(applyCommand, stdout, stderr)
-	var cf configFlags
-	cf.register(fs)
-	parallelism := fs.Int("parallelism", 128, "most copies in flight at once (apply adapts below it)")
+	var sf sessionFlags
+	sf.register(fs)
+	parallelism := fs.Int("parallelism", 128, "the most copies in flight at once (apply adapts below it)")
 	batch := fs.Int("batch-size", 1000, "rows per rewrite transaction (a row's columns together), at most 1000")
 	shardSpec := fs.String("shard", "", "apply only part `i/n` of the plan (i from 1), so n machines share it")
 	lockTimeout := fs.Duration("lock-timeout", 0, "wait this `long` for another apply to release the lock (default: refuse at once)")
 	rate := fs.Float64("rate", 0, "send at most `N` requests per second to the bucket, retries included (0: no cap)")
 	maxDelete := fs.Int("max-delete", 0, "allow up to `N` orphan deletions, for a plan over the delete budget it was made with")
-	var logOpts logOptions
-	logOpts.register(fs)
+	format := fs.String("format", "text", "how to report the outcome on stdout: `text` or json")
 	if code, stop := parseFlags(fs, args); stop {
 		return code
 	}
@@ -43,12 +42,15 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fs.Usage()
 		return exitError
 	}
-	if *parallelism < 1 || *batch < 1 {
+	switch {
+	case *parallelism < 1 || *batch < 1:
 		fmt.Fprintln(stderr, "Error: --parallelism and --batch-size must be at least 1")
 		return exitError
-	}
-	if *batch > sqldb.MaxBatch {
+	case *batch > sqldb.MaxBatch:
 		fmt.Fprintf(stderr, "Error: --batch-size must be at most %d\n", sqldb.MaxBatch)
+		return exitError
+	case *format != "text" && *format != "json":
+		fmt.Fprintf(stderr, "Error: --format: want text or json, not %q\n", *format)
 		return exitError
 	}
 	shard, shardName, err := parseShard(*shardSpec)
@@ -56,183 +58,127 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "Error: --shard: %v\n", err)
 		return exitError
 	}
-	f, hdr, digest, err := openPlan(fs.Arg(0))
+	p, err := plan.Open(fs.Arg(0))
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: refusing the plan: %v\n", err)
 		return exitError
 	}
-	defer f.Close()
-	if !cf.given(fs) && hdr.Config != nil && hdr.Config.Path != "" {
+	defer p.Close()
+	hdr := p.Header()
+	var usingConfig string
+	if !sf.config.given(fs) && hdr.Config != nil && hdr.Config.Path != "" {
 		// The plan names the configuration it was made from: 'r2plan apply PLAN' needs
 		// nothing else.
-		cf.path = recordedConfig(hdr.Config.Path, fs.Arg(0))
-		fmt.Fprintf(stdout, "Using the configuration the plan was made from: %s\n", cf.path)
+		sf.config.path = recordedConfig(hdr.Config.Path, fs.Arg(0))
+		usingConfig = sf.config.path
 	}
-	cfg, ok := cf.load(stderr)
+	s, ok := sf.start(stdout, stderr)
 	if !ok {
 		return exitError
 	}
-	rawStderr := stderr
-	stderr = redacting(stderr, cfg.Secrets())
-	stdout = redacting(stdout, cfg.Secrets())
-	log, err := logOpts.logger(stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return exitError
+	var view applyView = &applyText{stdout: s.stdout, stderr: s.stderr}
+	if *format == "json" {
+		view = &applyJSON{stdout: s.stdout, stderr: s.stderr}
 	}
-	slog.SetDefault(log) // the bucket provider logs its retries at debug level there
-	refuse := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "Error: refusing the plan: "+format+"\nNothing was changed. Make a new plan with 'r2plan plan'.\n", a...)
-		return exitError
+	if usingConfig != "" {
+		view.usingConfig(usingConfig)
 	}
+	cfg := s.cfg
 
 	// Everything that could make this the wrong plan is checked before the first write.
-	if d := cfg.Digest(); d != hdr.ConfigDigest {
-		var changes []string
-		if hdr.Config != nil {
-			changes = cfg.Changes(hdr.Config.Settings, hdr.Variables)
-		}
-		if len(changes) == 0 {
-			return refuse("it was made from another configuration (config digest %s, this one is %s)", hdr.ConfigDigest, d)
-		}
-		return refuse("the configuration %s is not the one it was made from:\n  %s", cfg.Filename, strings.Join(changes, "\n  "))
-	}
-	if id := bucketID(cfg); id != hdr.Bucket {
-		return refuse("it is for bucket %s at %s, the configuration names %s at %s", hdr.Bucket.Name, hdr.Bucket.Endpoint, id.Name, id.Endpoint)
-	}
-	if hdr.Summary.DeleteBudget == 0 {
-		// A plan of an earlier version: the budget then was the configuration's.
-		hdr.Summary.SetDeleteBudget(deleteBudget(cfg, 0))
-	}
-	if s := &hdr.Summary; !s.DeletesAllowed(*maxDelete) {
-		return refuse("it deletes %d orphans, more than its delete budget of %d. If that is intended, apply it with --max-delete=%d",
-			s.DeletesOrphan, max(s.DeleteBudget, *maxDelete), s.DeletesOrphan)
+	if why := refusal(cfg, hdr, *maxDelete); why != "" {
+		return view.refused(why)
 	}
 	db, err := openDatabase(ctx, cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return exitError
+		return s.fail("%v", err)
 	}
 	defer db.Close()
 	if id := databaseID(db); id != hdr.Database {
-		return refuse("it is for the %s, the configuration opens the %s", databaseName(hdr.Database), databaseName(id))
-	}
-	bucket, err := openBucket(ctx, cfg, *parallelism, *rate)
-	if err != nil {
-		fmt.Fprintf(stderr, "Error: open bucket: %v\n", err)
-		return exitError
-	}
-	if err := bucket.Probe(ctx); err != nil {
-		fmt.Fprintf(stderr, "Error: %v\nNothing was changed.\n", explainBucket(cfg, err))
-		return exitError
-	}
-	journal, err := state.Open(ctx, db)
-	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return exitError
-	}
-	hook := testHook()
-	journal.Hook = hook
-
-	planID := plan.ID(digest)
-	lock, err := acquireLock(ctx, db, planID, shardName, *lockTimeout, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return exitError
-	}
-	defer lock.Release(context.WithoutCancel(ctx))
-	s := &hdr.Summary
-	fmt.Fprintf(stdout, "Applying plan %s: %d to copy, %d rows to rewrite, %d to delete.\n", planID, s.Copies, s.Rewrites, s.Deletes)
-	if shard.N > 1 {
-		fmt.Fprintf(stdout, "This run is shard %s: only the keys that hash to it.\n", shardName)
-	}
-	// Bars draw on the terminal itself (no secret reaches them); logs go through the
-	// redactor.
-	prog := newProgress(rawStderr, log, &logOpts)
-	phases := map[string]*phase{}
-	for _, ph := range []struct {
-		name  string
-		total int
-	}{{"copy", s.Copies}, {"rewrite", s.Rewrites}, {"delete", s.Deletes}} {
-		if ph.total > 0 {
-			phases[ph.name] = prog.phase(ph.name, int64(ph.total))
-		}
+		return view.refused(fmt.Sprintf("it is for the %s, the configuration opens the %s", databaseName(hdr.Database), databaseName(id)))
 	}
 	var urls *plan.URLs
 	if hdr.PublicURL != "" {
 		if urls, err = plan.NewURLs(hdr.PublicURL); err != nil {
-			return refuse("its public URL %q does not parse: %v", hdr.PublicURL, err)
+			return view.refused(fmt.Sprintf("its public URL %q does not parse: %v", hdr.PublicURL, err))
 		}
 	}
-	var referrers apply.Referrers = state.NewReferrers(db, hdr.References, urls)
-	if referrers, err = withUndeclared(ctx, db, cfg, hdr, referrers, stdout); err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return exitError
+	bucket, err := openBucket(ctx, cfg, *parallelism, *rate, s.log)
+	if err != nil {
+		return s.fail("open bucket: %v", err)
 	}
-	res, err := apply.Run(ctx, planID, hdr, fileEntries(f), bucket, journal, referrers, apply.Options{
+	if err := bucket.Probe(ctx); err != nil {
+		return s.fail("%v\nNothing was changed.", explainBucket(cfg, err))
+	}
+	journal, err := state.Open(ctx, db)
+	if err != nil {
+		return s.fail("%v", err)
+	}
+	hook := testHook()
+	journal.Hook = hook
+	lock, err := acquireLock(ctx, db, p.ID(), shardName, *lockTimeout, s.stderr)
+	if err != nil {
+		return s.fail("%v", err)
+	}
+	defer lock.Release(context.WithoutCancel(ctx))
+
+	sum := &hdr.Summary
+	view.started(p.ID(), sum, shard, shardName)
+	phases := map[string]*phase{}
+	for _, ph := range []struct {
+		name  string
+		total int
+	}{{"copy", sum.Copies}, {"rewrite", sum.Rewrites}, {"delete", sum.Deletes}} {
+		if ph.total > 0 {
+			phases[ph.name] = s.prog.phase(ph.name, int64(ph.total))
+		}
+	}
+	referrers, err := withUndeclared(ctx, db, cfg, *hdr, state.NewReferrers(db, hdr.References, urls), view.notes())
+	if err != nil {
+		return s.fail("%v", err)
+	}
+	res, err := apply.Run(ctx, p, apply.Deps{Bucket: bucket, Journal: journal, Referrers: referrers}, apply.Options{
 		Parallelism: *parallelism,
 		Shard:       shard,
 		BatchSize:   *batch,
-		Stop:        stopOf(ctx),
-		Logger:      log,
+		Stop:        stop,
+		Logger:      s.log,
 		Hook:        hook,
 		Progress:    func(name string, n int) { phases[name].add(n) },
 	})
 	for _, ph := range phases {
 		ph.finish()
 	}
-	prog.wait()
-	if res != nil {
-		fmt.Fprintf(stdout, "Copied %d objects (%d already in place); rewrote %d rows (%d already rewritten) in %.2fs of database time.\n",
-			res.Copied, res.Present, res.Rewritten, res.Already, res.RewriteTime.Seconds())
-		if s.Deletes > 0 {
-			fmt.Fprintf(stdout, "Deleted %d objects (%d already gone).\n", res.Deleted, res.Gone)
+	s.prog.wait()
+	return view.finished(outcomeOf(p.ID(), sum, res, err))
+}
+
+// refusal says why cfg and the plan's header do not go together (another
+// configuration, another bucket, orphans beyond the budget), or "" when they do.
+func refusal(cfg *config.Config, hdr *plan.Header, maxDelete int) string {
+	if d := cfg.Digest(); d != hdr.ConfigDigest {
+		var changes []string
+		if hdr.Config != nil {
+			changes = cfg.Changes(hdr.Config.Settings, hdr.Variables)
 		}
-	}
-	switch {
-	case errors.Is(err, context.Canceled):
-		fmt.Fprintln(stderr, "Aborted. What finished is recorded; run the same apply command again to complete the plan.")
-		return exitError
-	case err != nil:
-		if line, ok := explainApplyFailure(err, res); ok {
-			fmt.Fprintf(stderr, "Error: %s\n", line)
-			return exitError
+		if len(changes) == 0 {
+			return fmt.Sprintf("it was made from another configuration (config digest %s, this one is %s)", hdr.ConfigDigest, d)
 		}
-		fmt.Fprintf(stderr, "Error: %v\nRun the same apply command again to complete the plan; what finished is recorded.\n", err)
-		return exitError
+		return fmt.Sprintf("the configuration %s is not the one it was made from:\n  %s", cfg.Filename, strings.Join(changes, "\n  "))
 	}
-	for _, d := range res.Drift {
-		fmt.Fprintf(stderr, "Drift: %s\n", d)
+	if id := bucketID(cfg); id != hdr.Bucket {
+		return fmt.Sprintf("it is for bucket %s at %s, the configuration names %s at %s", hdr.Bucket.Name, hdr.Bucket.Endpoint, id.Name, id.Endpoint)
 	}
-	// Refused writes are one cause, said once, not one line per object.
-	var refused error
-	nrefused := 0
-	for _, e := range res.Failed {
-		if _, ok := explainApplyFailure(e, res); ok {
-			refused = e
-			nrefused++
-			continue
-		}
-		fmt.Fprintf(stderr, "Failed: %v\n", e)
+	s := hdr.Summary
+	if s.DeleteBudget == 0 {
+		// A plan of an earlier version: the budget then was the configuration's.
+		s.SetDeleteBudget(deleteBudget(cfg, 0))
 	}
-	if refused != nil {
-		line, _ := explainApplyFailure(refused, res)
-		fmt.Fprintf(stderr, "Error: %d change(s) refused: %s\n", nrefused, line)
-		return exitError
+	if !s.DeletesAllowed(maxDelete) {
+		return fmt.Sprintf("it deletes %d orphans, more than its delete budget of %d. If that is intended, apply it with --max-delete=%d",
+			s.DeletesOrphan, max(s.DeleteBudget, maxDelete), s.DeletesOrphan)
 	}
-	switch {
-	case res.Interrupted:
-		fmt.Fprintf(stderr, "Interrupted with %d moves not started. Run the same apply command again to finish.\n", res.Pending)
-		return exitError
-	case len(res.Failed) > 0:
-		fmt.Fprintf(stderr, "%d change(s) failed; %d moves not started. Run the same apply command again to retry them.\n", len(res.Failed), res.Pending)
-		return exitError
-	case len(res.Drift) > 0:
-		fmt.Fprintf(stderr, "Apply finished with %d drift(s): those changes were skipped, their objects and rows left as found. Run 'r2plan plan' again to pick them up.\n", len(res.Drift))
-		return exitError
-	}
-	fmt.Fprintln(stdout, "Apply complete.")
-	return exitOK
+	return ""
 }
 
 // lockTTL is how long a lock holder on another host may stay silent before it counts

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"time"
 	"unicode"
@@ -47,14 +46,12 @@ const (
 	discoverSampleLen = 160
 )
 
-func runDiscover(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runDiscover(ctx context.Context, stop <-chan struct{}, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags(discoverCommand, stdout, stderr)
-	var cf configFlags
-	cf.register(fs)
+	var sf sessionFlags
+	sf.register(fs)
 	sample := fs.Int("sample", 0, "read at most `N` rows of each table, for a quick look (default: every row)")
 	format := fs.String("format", "table", "output `format`: table or json")
-	var logOpts logOptions
-	logOpts.register(fs)
 	if code, stop := parseFlags(fs, args); stop {
 		return code
 	}
@@ -70,25 +67,15 @@ func runDiscover(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintln(stderr, "Error: --sample must be at least 0")
 		return exitError
 	}
-	cfg, ok := cf.load(stderr)
+	s, ok := sf.start(stdout, stderr)
 	if !ok {
 		return exitError
 	}
-	rawStderr := stderr
-	stderr = redacting(stderr, cfg.Secrets())
-	stdout = redacting(stdout, cfg.Secrets())
-	log, err := logOpts.logger(stderr)
+	cfg, stdout := s.cfg, s.stdout
+	objects, reports, err := discover(ctx, cfg, *sample, s.prog)
+	s.prog.wait()
 	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return exitError
-	}
-	slog.SetDefault(log)
-	prog := newProgress(rawStderr, log, &logOpts)
-	objects, reports, err := discover(ctx, cfg, *sample, prog)
-	prog.wait()
-	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return exitError
+		return s.fail("%v", err)
 	}
 	refs := referencesOf(cfg)
 	if *format == "json" {
@@ -102,8 +89,7 @@ func runDiscover(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		err = discoverTable(stdout, cfg, objects, *sample, reports, refs)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return exitError
+		return s.fail("%v", err)
 	}
 	return exitOK
 }
@@ -118,7 +104,7 @@ func nonNilReports(r []*columnReport) []*columnReport {
 // discover lists the bucket's keys and reads every text-like column of every table,
 // counting the values that name an object.
 func discover(ctx context.Context, cfg *config.Config, sample int, prog *progress) (int, []*columnReport, error) {
-	bucket, err := openBucket(ctx, cfg, 32, 0)
+	bucket, err := openBucket(ctx, cfg, 32, 0, prog.log)
 	if err != nil {
 		return 0, nil, fmt.Errorf("open bucket: %w", err)
 	}

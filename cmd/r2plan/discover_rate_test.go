@@ -193,7 +193,7 @@ orphans {
 	}
 	timePlan := func(extra ...string) time.Duration {
 		start := time.Now()
-		if code := run(ctx, append([]string{"plan", "--config", cfgPath, "-q"}, extra...), io.Discard, io.Discard); code != exitOK {
+		if code := run(ctx, nil, append([]string{"plan", "--config", cfgPath, "-q"}, extra...), io.Discard, io.Discard); code != exitOK {
 			t.Fatalf("plan %q: exit %d", extra, code)
 		}
 		return time.Since(start)

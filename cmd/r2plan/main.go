@@ -11,13 +11,14 @@ import (
 )
 
 func main() {
-	os.Exit(run(interruptible(context.Background()), os.Args[1:], os.Stdout, os.Stderr))
+	ctx, stop := interruptible(context.Background())
+	os.Exit(run(ctx, stop, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// interruptible returns a context whose stop channel closes at the first SIGINT or
-// SIGTERM (finish what is in flight, start nothing new) and which is cancelled at the
-// second (abort).
-func interruptible(parent context.Context) context.Context {
+// interruptible returns a channel that closes at the first SIGINT or SIGTERM (finish
+// what is in flight, start nothing new) and a context that is cancelled at the second
+// (abort).
+func interruptible(parent context.Context) (context.Context, <-chan struct{}) {
 	ctx, cancel := context.WithCancel(parent)
 	stop := make(chan struct{})
 	sig := make(chan os.Signal, 2)
@@ -29,19 +30,5 @@ func interruptible(parent context.Context) context.Context {
 		<-sig
 		cancel()
 	}()
-	return withStop(ctx, stop)
-}
-
-type stopKey struct{}
-
-func withStop(ctx context.Context, stop <-chan struct{}) context.Context {
-	return context.WithValue(ctx, stopKey{}, stop)
-}
-
-// stopOf returns the channel closed at the first interrupt (never, when there is none).
-func stopOf(ctx context.Context) <-chan struct{} {
-	if s, ok := ctx.Value(stopKey{}).(<-chan struct{}); ok {
-		return s
-	}
-	return nil
+	return ctx, stop
 }

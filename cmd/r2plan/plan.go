@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -28,10 +27,10 @@ var planCommand = command{
 
 func init() { planCommand.run = runPlan }
 
-func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runPlan(ctx context.Context, stop <-chan struct{}, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags(planCommand, stdout, stderr)
-	var cf configFlags
-	cf.register(fs)
+	var sf sessionFlags
+	sf.register(fs)
 	out := fs.String("out", "", "write the plan to `file`, for review and apply")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when the plan has changes (0 when none, 1 on error)")
 	maxDelete := fs.Int("max-delete", 0, "allow up to `N` orphan deletions in this plan (default: the config's orphans.max_delete, else 1000); a plan over it is written, exits 2, and apply refuses it")
@@ -39,28 +38,17 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&include, "target", "plan only keys under this `prefix` (repeatable): a partial plan")
 	fs.Var(&exclude, "exclude", "leave keys under this `prefix` out of the plan (repeatable): a partial plan")
 	rate := fs.Float64("rate", 0, "send at most `N` requests per second to the bucket (0: no cap)")
-	var logOpts logOptions
-	logOpts.register(fs)
 	revert := fs.String("revert", "", "plan the undoing of an applied plan, given by its `id` or plan file")
 	skipDiscovery := fs.Bool("skip-discovery", false, "do not read the columns no reference declares before deleting: an object only they name may be deleted (every view says so)")
+	format := fs.String("format", "table", "how to show the plan on stdout: `table`, markdown or json (as 'r2plan show')")
 	if code, stop := parseFlags(fs, args); stop {
 		return code
 	}
-	cfg, ok := cf.load(stderr)
-	if !ok {
-		return exitError
-	}
-	rawStderr := stderr
-	stderr = redacting(stderr, cfg.Secrets())
-	stdout = redacting(stdout, cfg.Secrets())
-	log, err := logOpts.logger(stderr)
+	v, err := viewFor(*format, stdout, false)
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return exitError
 	}
-	slog.SetDefault(log) // the bucket provider logs its retries at debug level there
-	prog := newProgress(rawStderr, log, &logOpts)
-
 	var scope *plan.Scope
 	if len(include) > 0 || len(exclude) > 0 {
 		scope = &plan.Scope{Include: include, Exclude: exclude}
@@ -76,35 +64,43 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitError
 		}
 	}
-	p, err := makePlan(ctx, cfg, scope, *revert, *rate, !*skipDiscovery, prog)
-	prog.wait()
-	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
+	s, ok := sf.start(stdout, stderr)
+	if !ok {
 		return exitError
+	}
+	v, _ = viewFor(*format, s.stdout, false) // the same view, writing through the redactor
+	p, err := makePlan(ctx, s.cfg, scope, *revert, *rate, !*skipDiscovery, s.prog)
+	s.prog.wait()
+	if err != nil {
+		return s.fail("%v", err)
 	}
 	defer p.Close()
-	s := &p.Header.Summary
-	s.SetDeleteBudget(deleteBudget(cfg, *maxDelete))
+	sum := &p.Header.Summary
+	sum.SetDeleteBudget(deleteBudget(s.cfg, *maxDelete))
+	digest := ""
 	if *out != "" {
-		digest, err := writePlanFile(*out, p)
-		if err != nil {
-			fmt.Fprintf(stderr, "Error: write plan: %v\n", err)
-			return exitError
+		if digest, err = writePlanFile(*out, p); err != nil {
+			return s.fail("write plan: %v", err)
 		}
-		defer fmt.Fprintf(stdout, "Saved the plan to %s (id %s). Review it with 'r2plan show %s'; apply it with 'r2plan apply %s'.\n",
+		// The table is for a person, who is told where the plan went after it; the other
+		// formats are documents, so the line goes to stderr.
+		saved := s.stderr
+		if *format == "table" {
+			saved = s.stdout
+		}
+		defer fmt.Fprintf(saved, "Saved the plan to %s (id %s). Review it with 'r2plan show %s'; apply it with 'r2plan apply %s'.\n",
 			*out, plan.ID(digest), *out, *out)
 	}
-	if err := (tableView{w: stdout}).render(&p.Header, p.Entries, ""); err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return exitError
+	if err := v.render(&p.Header, p.Entries, digest); err != nil {
+		return s.fail("%v", err)
 	}
-	if s.OverBudget {
+	if sum.OverBudget {
 		// Written and shown in full, so that reviewers see every deletion; apply refuses
 		// it unless its --max-delete covers the orphans.
-		fmt.Fprintf(stderr, "Warning: %s\n", budgetLine(s))
+		fmt.Fprintf(s.stderr, "Warning: %s\n", budgetLine(sum))
 		return exitChanges
 	}
-	if *detailed && s.Changes() > 0 {
+	if *detailed && sum.Changes() > 0 {
 		return exitChanges
 	}
 	return exitOK
@@ -121,7 +117,7 @@ func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, revert
 		}
 		urls = u
 	}
-	bucket, err := openBucket(ctx, cfg, 32, ratePerSecond)
+	bucket, err := openBucket(ctx, cfg, 32, ratePerSecond, prog.log)
 	if err != nil {
 		return nil, fmt.Errorf("open bucket: %w", err)
 	}
@@ -169,6 +165,7 @@ func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, revert
 		return nil, err
 	}
 	prog.log.Info("planned", "objects", p.Header.Summary.Objects, "changes", p.Header.Summary.Changes(), "elapsed", time.Since(start).Round(time.Millisecond))
+	p.Header.Type, p.Header.FormatVersion = "header", plan.FormatVersion // as the file will say
 	p.Header.ToolVersion = version
 	p.Header.CreatedAt = time.Now().UTC().Truncate(time.Second)
 	p.Header.ConfigDigest = cfg.Digest()
@@ -314,12 +311,12 @@ func forwardPlan(ctx context.Context, cfg *config.Config, db *sqldb.DB, bucket *
 func revertPlan(ctx context.Context, db *sqldb.DB, which string, objects func(func(plan.Object) error) error) (*plan.Plan, error) {
 	id := which
 	if _, err := os.Stat(which); err == nil {
-		f, _, digest, err := openPlan(which)
+		p, err := plan.Open(which)
 		if err != nil {
 			return nil, err
 		}
-		f.Close()
-		id = plan.ID(digest)
+		p.Close()
+		id = p.ID()
 	}
 	in := plan.RevertInputs{PlanID: id, Objects: objects}
 	var err error

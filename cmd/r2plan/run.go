@@ -21,7 +21,9 @@ type command struct {
 	name  string
 	usage string
 	short string
-	run   func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+	// run runs the command; stop closes at the first interrupt (finish what is in
+	// flight, start nothing new), and ctx is cancelled at the second.
+	run func(ctx context.Context, stop <-chan struct{}, args []string, stdout, stderr io.Writer) int
 }
 
 func commands() []command {
@@ -30,7 +32,8 @@ func commands() []command {
 	}
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// run runs the command line args; stop closes at the first interrupt (nil: none comes).
+func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		// A usage error, as git's: the usage on stderr, exit 1 (2 means changes here).
 		usage(stderr)
@@ -41,12 +44,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		usage(stdout)
 		return exitOK
 	case "-version", "--version":
-		return versionCommand.run(ctx, args[1:], stdout, stderr)
+		return versionCommand.run(ctx, stop, args[1:], stdout, stderr)
 	case "help":
 		return runHelp(args[1:], stdout, stderr)
 	}
 	if c, ok := lookup(args[0]); ok {
-		return c.run(ctx, args[1:], stdout, stderr)
+		return c.run(ctx, stop, args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "r2plan: unknown command %q\n\n", args[0])
 	usage(stderr)
@@ -72,7 +75,7 @@ func runHelp(args []string, stdout, stderr io.Writer) int {
 	case 1:
 		if c, ok := lookup(args[0]); ok {
 			// A command prints its usage when asked for -h; ask it.
-			return c.run(context.Background(), []string{"-h"}, stdout, stderr)
+			return c.run(context.Background(), nil, []string{"-h"}, stdout, stderr)
 		}
 		fmt.Fprintf(stderr, "r2plan help: unknown command %q\n\n", args[0])
 	default:

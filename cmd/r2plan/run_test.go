@@ -87,7 +87,7 @@ func TestRunExitCodes(t *testing.T) {
 			continue
 		}
 		var stdout, stderr bytes.Buffer
-		got := run(ctx, s.args, &stdout, &stderr)
+		got := run(ctx, nil, s.args, &stdout, &stderr)
 		all := stdout.String() + stderr.String()
 		if got != s.want || !strings.Contains(all, s.out) {
 			t.Errorf("%s: r2plan %v exited %d, want %d; output:\n%s", s.name, s.args, got, s.want, all)
@@ -139,7 +139,7 @@ func TestRunConventions(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			got := run(ctx, tt.args, &stdout, &stderr)
+			got := run(ctx, nil, tt.args, &stdout, &stderr)
 			if got != tt.want {
 				t.Errorf("r2plan %q exited %d, want %d; stdout:\n%s\nstderr:\n%s", tt.args, got, tt.want, &stdout, &stderr)
 			}

@@ -37,11 +37,15 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := testscript.RunMain(m, map[string]func() int{
-		"r2plan": func() int {
-			return run(interruptible(context.Background()), os.Args[1:], os.Stdout, os.Stderr)
-		},
-	})
+	// The scripts run the real entry point, main, as the command r2plan.
+	testscript.Main(stopServersAfter{m}, map[string]func(){"r2plan": main})
+}
+
+// stopServersAfter runs the tests, then stops the servers they started.
+type stopServersAfter struct{ m *testing.M }
+
+func (s stopServersAfter) Run() int {
+	code := s.m.Run()
 	if s3srv != nil {
 		s3srv.Stop()
 	}
@@ -51,7 +55,7 @@ func TestMain(m *testing.M) {
 	if serversDir != "" {
 		os.RemoveAll(serversDir)
 	}
-	os.Exit(code)
+	return code
 }
 
 func startServers() error {

@@ -18,7 +18,7 @@ var unlockCommand = command{
 
 func init() { unlockCommand.run = runUnlock }
 
-func runUnlock(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runUnlock(ctx context.Context, stop <-chan struct{}, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags(unlockCommand, stdout, stderr)
 	var cf configFlags
 	cf.register(fs)

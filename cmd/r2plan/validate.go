@@ -16,7 +16,7 @@ var validateCommand = command{
 
 func init() { validateCommand.run = runValidate }
 
-func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runValidate(ctx context.Context, stop <-chan struct{}, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags(validateCommand, stdout, stderr)
 	var cf configFlags
 	cf.register(fs)

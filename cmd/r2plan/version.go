@@ -27,7 +27,7 @@ var versionCommand = command{
 
 func init() { versionCommand.run = runVersion }
 
-func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runVersion(ctx context.Context, stop <-chan struct{}, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags(versionCommand, stdout, stderr)
 	if code, stop := parseFlags(fs, args); stop {
 		return code

@@ -19,6 +19,24 @@ type view interface {
 	render(h *plan.Header, entries func(func(plan.Entry) error) error, digest string) error
 }
 
+// viewFor is the view of a --format: table (all: every change, not the first 20),
+// markdown (a pull-request comment) or json.
+func viewFor(format string, w io.Writer, all bool) (view, error) {
+	switch format {
+	case "table":
+		tv := tableView{w: w}
+		if all {
+			tv.listMax = int(^uint(0) >> 1)
+		}
+		return tv, nil
+	case "markdown", "md":
+		return markdownView{w: w}, nil
+	case "json":
+		return jsonView{w: w}, nil
+	}
+	return nil, fmt.Errorf("unknown format %q (want table, markdown or json)", format)
+}
+
 // summaryLine is the one line scripts may rely on.
 func summaryLine(s *plan.Summary) string {
 	if s.Changes() == 0 {

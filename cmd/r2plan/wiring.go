@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -121,7 +122,7 @@ func bucketID(cfg *config.Config) plan.BucketID {
 	return plan.BucketID{Endpoint: host, Name: cfg.Bucket.Name}
 }
 
-func openBucket(ctx context.Context, cfg *config.Config, parallelism int, ratePerSecond float64) (*s3.Bucket, error) {
+func openBucket(ctx context.Context, cfg *config.Config, parallelism int, ratePerSecond float64, log *slog.Logger) (*s3.Bucket, error) {
 	return s3.Open(ctx, s3.Options{
 		Endpoint:        cfg.Bucket.Endpoint,
 		Region:          cfg.Bucket.Region,
@@ -132,6 +133,7 @@ func openBucket(ctx context.Context, cfg *config.Config, parallelism int, ratePe
 		Parallelism:     parallelism,
 		NoOverwrite:     noOverwriteMode(cfg.Bucket),
 		Rate:            ratePerSecond,
+		Logger:          log,
 	})
 }
 

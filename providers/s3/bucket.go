@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -99,6 +100,8 @@ type Options struct {
 	// Rate caps the requests per second sent to the server (0: no cap), for a
 	// production bucket that serves live traffic. Retries count too.
 	Rate float64
+	// Logger gets a debug line per retry (default: none).
+	Logger *slog.Logger
 }
 
 // Bucket is one bucket on an S3-compatible server. Its methods are safe for
@@ -167,7 +170,7 @@ func Open(ctx context.Context, o Options) (*Bucket, error) {
 	cfg := aws.Config{
 		Region:                     o.Region,
 		HTTPClient:                 client,
-		Retryer:                    func() aws.Retryer { return newRetryer(o.MaxAttempts) },
+		Retryer:                    func() aws.Retryer { return newRetryer(o.MaxAttempts, o.Logger) },
 		RetryMaxAttempts:           o.MaxAttempts,
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,

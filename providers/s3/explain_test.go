@@ -98,7 +98,7 @@ func TestExplain(t *testing.T) {
 // TestConnectFailureNotRetriedBeforeAnAnswer: a refused connection is final until the
 // endpoint has answered once; after that it is retried like any connection error.
 func TestConnectFailureNotRetriedBeforeAnAnswer(t *testing.T) {
-	r := newRetryer(10).(*sharedRetryer)
+	r := newRetryer(10, nil).(*sharedRetryer)
 	refused := dialError("127.0.0.1:1", syscall.ECONNREFUSED)
 	if r.IsErrorRetryable(refused) {
 		t.Errorf("a refused connection before any answer is retryable")

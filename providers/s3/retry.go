@@ -70,8 +70,11 @@ const backoffScaleEnv = "R2PLAN_TEST_BACKOFF_SCALE"
 // page cut short by a dropped connection): the SDK's defaults give up on those at once.
 //
 // The SDK calls aws.Config.Retryer once per client, so every request of a Bucket shares
-// one limiter. Each retry is logged at debug level through slog.Default().
-func newRetryer(maxAttempts int) aws.Retryer {
+// one limiter. Each retry is logged at debug level through log (nil: not logged).
+func newRetryer(maxAttempts int, log *slog.Logger) aws.Retryer {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	scale := 1.0
 	if v, err := strconv.ParseFloat(os.Getenv(backoffScaleEnv), 64); err == nil && v > 0 {
 		scale = v
@@ -83,7 +86,7 @@ func newRetryer(maxAttempts int) aws.Retryer {
 		o.RateLimiter = ratelimit.None
 		o.Retryables = append(o.Retryables, retry.IsErrorRetryableFunc(isThrottleOrServerError))
 	})
-	return &sharedRetryer{RetryerV2: std, lim: newLimiter()}
+	return &sharedRetryer{RetryerV2: std, lim: newLimiter(), log: log}
 }
 
 // sharedRetryer adds the shared limiter and debug logging to the standard retryer, and
@@ -91,6 +94,7 @@ func newRetryer(maxAttempts int) aws.Retryer {
 type sharedRetryer struct {
 	aws.RetryerV2
 	lim *limiter
+	log *slog.Logger
 	// answered is set by the first HTTP answer of any request of the Bucket. Until
 	// then a failure to connect (connection refused, unknown host, TLS handshake) is
 	// not retried: it is a wrong endpoint far more often than a blip, and ten attempts
@@ -132,7 +136,7 @@ func (r *sharedRetryer) RetryDelay(attempt int, err error) (time.Duration, error
 	d, derr := r.RetryerV2.RetryDelay(attempt, err)
 	if derr == nil {
 		// The error code and status only: an error's text may carry a request URL.
-		slog.Debug("s3: retrying", "attempt", attempt+1, "max_attempts", r.MaxAttempts(),
+		r.log.Debug("s3: retrying", "attempt", attempt+1, "max_attempts", r.MaxAttempts(),
 			"delay", d, "status", httpStatus(err), "code", errorCode(err),
 			"throttle", isThrottle(err), "rate_limit", r.lim.rateNow())
 	}

@@ -34,7 +34,7 @@ func responseError(status int, code string) error {
 }
 
 func TestRetryable(t *testing.T) {
-	r := newRetryer(10)
+	r := newRetryer(10, nil)
 	tests := map[string]struct {
 		err  error
 		want bool
@@ -65,7 +65,7 @@ func TestRetryable(t *testing.T) {
 func TestRetryNoQuota(t *testing.T) {
 	// The default retryer's token bucket (500) allows about 35 retries of a 5xx before
 	// refusing; without a quota there is no such limit.
-	r := newRetryer(10)
+	r := newRetryer(10, nil)
 	for i := range 1000 {
 		if _, err := r.GetRetryToken(t.Context(), responseError(503, "SlowDown")); err != nil {
 			t.Fatalf("retry token %d: %v", i, err)
