@@ -175,252 +175,228 @@ func (r *runner) run(ctx context.Context) error {
 		buckets = append(buckets, "bench-rclone-src", "bench-rclone-dst")
 	}
 
-	// Seed a quarter first, plan it for the small memory point, then the rest.
-	if err := r.phase(ctx, "seed (first quarter)", func(ctx context.Context) error {
-		for _, b := range buckets {
-			if _, err := direct.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
-				return fmt.Errorf("create bucket %s: %w", b, err)
-			}
-		}
-		for _, d := range []*sqldb.DB{db, rawDB} {
-			if err := loadSchema(ctx, d.Bun(), r.root); err != nil {
-				return err
-			}
-		}
-		if err := insertRows(ctx, db.Bun(), objs[:quarter]); err != nil {
-			return err
-		}
-		return putAll(ctx, direct, bucketName, objs[:quarter], o.Parallelism)
-	}); err != nil {
-		return err
-	}
-	var small planRun
-	if err := r.phase(ctx, "r2plan plan (N/4)", func(ctx context.Context) error {
-		small, err = r.plan(ctx, filepath.Join(dir, "small.plan"), nil)
-		return err
-	}); err != nil {
-		return err
-	}
-	r.f["plan_small_objects"] = float64(quarter)
-	r.f["plan_small_wall_s"] = small.wall.Seconds()
-	r.f["plan_small_rss"] = float64(small.rss)
-
-	if err := r.phase(ctx, "seed (rest)", func(ctx context.Context) error {
-		if err := insertRows(ctx, db.Bun(), objs[quarter:]); err != nil {
-			return err
-		}
-		if err := insertRows(ctx, rawDB.Bun(), objs); err != nil {
-			return err
-		}
-		if err := putAll(ctx, direct, bucketName, objs[quarter:], o.Parallelism); err != nil {
-			return err
-		}
-		for _, b := range buckets[1:] {
-			if b == "bench-rclone-dst" {
-				continue
-			}
-			if err := putAll(ctx, direct, b, objs, o.Parallelism); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	r.f["objects"] = float64(o.N)
-
-	// Raw ceilings, all through the proxy like r2plan's requests.
-	if err := r.listAndScan(ctx, viaProxy, db.Bun(), o.N); err != nil {
-		return err
-	}
-
+	var (
+		small, mp, dp planRun
+		ap, ra        applyRun
+		applied       time.Time
+	)
 	movePlan := filepath.Join(dir, "move.plan")
-	var mp planRun
-	if err := r.phase(ctx, "r2plan plan", func(ctx context.Context) error {
-		mp, err = r.plan(ctx, movePlan, nil)
-		if err == nil && mp.copies == 0 {
-			err = fmt.Errorf("the plan copies nothing:\n%s", mp.out)
-		}
-		return err
-	}); err != nil {
-		return err
-	}
-	r.f["plan_wall_s"], r.f["plan_rss"], r.f["plan_cpu_s"] = mp.wall.Seconds(), float64(mp.rss), mp.cpu.Seconds()
-	r.f["plan_copies"], r.f["plan_rewrites"] = float64(mp.copies), float64(mp.rewrites)
-	r.requests("plan", mp.requests)
-	if o.N > quarter {
-		r.f["plan_rss_slope"] = (float64(mp.rss) - float64(small.rss)) / float64(o.N-quarter)
-	}
-
-	// The same plan with the top-level prefixes listed 8 at once (bucket.list_concurrency).
-	if err := r.phase(ctx, "r2plan plan (8 listings)", func(ctx context.Context) error {
-		pp, err := r.plan(ctx, "", []string{"R2_LIST_CONCURRENCY=8"})
-		if err == nil && pp.copies != mp.copies {
-			err = fmt.Errorf("the plan with parallel listings copies %d objects, not %d:\n%s", pp.copies, mp.copies, pp.out)
-		}
-		r.f["plan_par_wall_s"] = pp.wall.Seconds()
-		return err
-	}); err != nil {
-		return err
-	}
-
-	if err := r.phase(ctx, "raw CopyObject", func(ctx context.Context) error {
-		d, err := rawCopy(ctx, viaProxy, "bench-raw", objs, o.Parallelism)
-		r.f["raw_copy_obj_s"] = float64(len(objs)) / d.Seconds()
-		return err
-	}); err != nil {
-		return err
-	}
-	if err := r.phase(ctx, "raw checked DeleteObjects", func(ctx context.Context) error {
-		copies, check := checkedDeletion(viaProxy, "bench-raw", objs)
-		d, err := rawDelete(ctx, viaProxy, "bench-raw", copies, check)
-		r.f["raw_checked_delete_keys_s"] = float64(len(objs)) / d.Seconds()
-		return err
-	}); err != nil {
-		return err
-	}
-	if err := r.phase(ctx, "raw DeleteObjects", func(ctx context.Context) error {
-		keys := make([]string, len(objs))
-		for i, o := range objs {
-			keys[i] = o.Key
-		}
-		d, err := rawDelete(ctx, viaProxy, "bench-raw", keys, nil)
-		r.f["raw_delete_keys_s"] = float64(len(objs)) / d.Seconds()
-		return err
-	}); err != nil {
-		return err
-	}
-	if err := r.phase(ctx, "raw one UPDATE per row", func(ctx context.Context) error {
-		n, d, err := rawPerRow(ctx, rawDB.Bun(), objs, o.Sample)
-		r.f["raw_perrow_rows"], r.f["raw_perrow_rows_s"] = float64(n), float64(n)/d.Seconds()
-		return err
-	}); err != nil {
-		return err
-	}
-	if err := r.phase(ctx, "raw set-based UPDATE", func(ctx context.Context) error {
-		n, d, err := rawSetUpdate(ctx, rawDB.Bun())
-		r.f["raw_update_values"], r.f["raw_update_values_s"] = float64(n), float64(n)/d.Seconds()
-		return err
-	}); err != nil {
-		return err
-	}
-	proxy.take()
-
-	// r2plan apply: copies and rewrites.
-	var ap applyRun
-	if err := r.phase(ctx, "r2plan apply", func(ctx context.Context) error {
-		ap, err = r.apply(ctx, movePlan, nil)
-		if err == nil && ap.copied != mp.copies {
-			err = fmt.Errorf("copied %d objects, the plan had %d:\n%s", ap.copied, mp.copies, ap.out)
-		}
-		return err
-	}); err != nil {
-		return err
-	}
-	r.f["apply_wall_s"] = ap.wall.Seconds()
-	r.f["apply_obj_s"] = float64(ap.copied) / ap.wall.Seconds()
-	r.f["apply_s3_busy_s"] = ap.busy.Seconds()
-	r.f["apply_copy_obj_s"] = float64(ap.copied) / ap.busy.Seconds()
-	// Rewrites run beside the copies; apply reports the time of their transactions.
-	r.f["apply_rewrite_s"] = ap.rewriteTime.Seconds()
-	r.f["apply_rewrite_values_s"] = float64(ap.rewritten) / max(ap.rewriteTime.Seconds(), 1e-6)
-	r.f["apply_rss"] = float64(ap.rss)
-	r.f["apply_cpu_s"] = ap.cpu.Seconds()
-	r.requests("apply", ap.requests)
-
-	// The rewrites again, alone: every row the apply rewrote is put back from the
-	// journal, the tables compacted as the seed left them, and the same plan applied
-	// again. Its copies are all in place, so the database has the machine to itself,
-	// as the set-based UPDATE had.
-	var ra applyRun
-	if err := r.phase(ctx, "r2plan apply (rewrites alone)", func(ctx context.Context) error {
-		if err := restoreRows(ctx, db.Bun()); err != nil {
-			return err
-		}
-		ra, err = r.apply(ctx, movePlan, nil)
-		if err == nil && (ra.copied != 0 || ra.rewritten != ap.rewritten) {
-			err = fmt.Errorf("copied %d objects and rewrote %d rows, want 0 and %d:\n%s", ra.copied, ra.rewritten, ap.rewritten, ra.out)
-		}
-		return err
-	}); err != nil {
-		return err
-	}
-	r.f["alone_rewrite_s"] = ra.rewriteTime.Seconds()
-	r.f["alone_rewrite_values_s"] = float64(ra.rewritten) / max(ra.rewriteTime.Seconds(), 1e-6)
-	applied := time.Now()
-
-	if err := r.phase(ctx, "r2plan re-plan", func(ctx context.Context) error {
-		rp, err := r.plan(ctx, "", nil)
-		if err == nil && !rp.noChanges {
-			err = fmt.Errorf("the re-plan after apply is not \"No changes.\":\n%s", rp.out)
-		}
-		r.f["replan_wall_s"] = rp.wall.Seconds()
-		r.requests("replan", rp.requests)
-		return err
-	}); err != nil {
-		return err
-	}
-
-	// Deletion after a grace period of one second.
-	grace := []string{"R2_GRACE_PERIOD=1s"}
-	if d := time.Until(applied.Add(1500 * time.Millisecond)); d > 0 {
-		time.Sleep(d)
-	}
 	delPlan := filepath.Join(dir, "delete.plan")
-	var dp planRun
-	if err := r.phase(ctx, "r2plan plan (after grace)", func(ctx context.Context) error {
-		dp, err = r.plan(ctx, delPlan, grace, "--max-delete", strconv.Itoa(2*o.N+10))
-		return err
-	}); err != nil {
-		return err
-	}
-	r.requests("delplan", dp.requests)
-	r.f["delplan_wall_s"] = dp.wall.Seconds()
-	if dp.deletes == 0 {
-		r.rep.DeletionAvailable = false
-		r.logf("deletion phase: not available in this build (the plan after the grace period proposes no deletion)")
-	} else {
-		var da applyRun
-		if err := r.phase(ctx, "r2plan apply (deletions)", func(ctx context.Context) error {
-			da, err = r.apply(ctx, delPlan, grace)
-			if err == nil && da.deleted != dp.deletes {
-				err = fmt.Errorf("deleted %d objects, the plan had %d:\n%s", da.deleted, dp.deletes, da.out)
+	grace := []string{"R2_GRACE_PERIOD=1s"} // deletion after a grace period of one second
+
+	// The phases, in order; each sets its figures in r.f.
+	phases := []benchPhase{
+		// Seed a quarter first, plan it for the small memory point, then the rest.
+		{"seed (first quarter)", func(ctx context.Context) error {
+			for _, b := range buckets {
+				if _, err := direct.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
+					return fmt.Errorf("create bucket %s: %w", b, err)
+				}
+			}
+			for _, d := range []*sqldb.DB{db, rawDB} {
+				if err := loadSchema(ctx, d.Bun(), r.root); err != nil {
+					return err
+				}
+			}
+			if err := insertRows(ctx, db.Bun(), objs[:quarter]); err != nil {
+				return err
+			}
+			return putAll(ctx, direct, bucketName, objs[:quarter], o.Parallelism)
+		}},
+		{"r2plan plan (N/4)", func(ctx context.Context) (err error) {
+			small, err = r.plan(ctx, filepath.Join(dir, "small.plan"), nil)
+			r.f["plan_small_objects"] = float64(quarter)
+			r.f["plan_small_wall_s"] = small.wall.Seconds()
+			r.f["plan_small_rss"] = float64(small.rss)
+			return err
+		}},
+		{"seed (rest)", func(ctx context.Context) error {
+			if err := insertRows(ctx, db.Bun(), objs[quarter:]); err != nil {
+				return err
+			}
+			if err := insertRows(ctx, rawDB.Bun(), objs); err != nil {
+				return err
+			}
+			if err := putAll(ctx, direct, bucketName, objs[quarter:], o.Parallelism); err != nil {
+				return err
+			}
+			for _, b := range buckets[1:] {
+				if b == "bench-rclone-dst" {
+					continue
+				}
+				if err := putAll(ctx, direct, b, objs, o.Parallelism); err != nil {
+					return err
+				}
+			}
+			r.f["objects"] = float64(o.N)
+			return nil
+		}},
+		// Raw ceilings, all through the proxy like r2plan's requests.
+		{"", func(ctx context.Context) error { return r.listAndScan(ctx, viaProxy, db.Bun(), o.N) }},
+		{"r2plan plan", func(ctx context.Context) (err error) {
+			mp, err = r.plan(ctx, movePlan, nil)
+			if err == nil && mp.copies == 0 {
+				return fmt.Errorf("the plan copies nothing:\n%s", mp.out)
+			}
+			r.f["plan_wall_s"], r.f["plan_rss"], r.f["plan_cpu_s"] = mp.wall.Seconds(), float64(mp.rss), mp.cpu.Seconds()
+			r.f["plan_copies"], r.f["plan_rewrites"] = float64(mp.copies), float64(mp.rewrites)
+			r.requests("plan", mp.requests)
+			if o.N > quarter {
+				r.f["plan_rss_slope"] = (float64(mp.rss) - float64(small.rss)) / float64(o.N-quarter)
 			}
 			return err
-		}); err != nil {
+		}},
+		// The same plan with the bucket listed in 8 ranges at once (bucket.list_concurrency).
+		{"r2plan plan (8 listings)", func(ctx context.Context) error {
+			pp, err := r.plan(ctx, "", []string{"R2_LIST_CONCURRENCY=8"})
+			if err == nil && pp.copies != mp.copies {
+				err = fmt.Errorf("the plan with parallel listings copies %d objects, not %d:\n%s", pp.copies, mp.copies, pp.out)
+			}
+			r.f["plan_par_wall_s"] = pp.wall.Seconds()
 			return err
-		}
-		r.f["delete_keys"] = float64(da.deleted)
-		r.f["delete_wall_s"] = da.wall.Seconds()
-		r.f["delete_keys_s"] = float64(da.deleted) / da.wall.Seconds()
-		r.f["delete_s3_busy_s"] = da.busy.Seconds()
-		r.f["delete_cpu_s"] = da.cpu.Seconds()
-		r.requests("delapply", da.requests)
+		}},
+		{"raw CopyObject", func(ctx context.Context) error {
+			d, err := rawCopy(ctx, viaProxy, "bench-raw", objs, o.Parallelism)
+			r.f["raw_copy_obj_s"] = float64(len(objs)) / d.Seconds()
+			return err
+		}},
+		{"raw checked DeleteObjects", func(ctx context.Context) error {
+			copies, check := checkedDeletion(viaProxy, "bench-raw", objs)
+			d, err := rawDelete(ctx, viaProxy, "bench-raw", copies, check)
+			r.f["raw_checked_delete_keys_s"] = float64(len(objs)) / d.Seconds()
+			return err
+		}},
+		{"raw DeleteObjects", func(ctx context.Context) error {
+			keys := make([]string, len(objs))
+			for i, o := range objs {
+				keys[i] = o.Key
+			}
+			d, err := rawDelete(ctx, viaProxy, "bench-raw", keys, nil)
+			r.f["raw_delete_keys_s"] = float64(len(objs)) / d.Seconds()
+			return err
+		}},
+		{"raw one UPDATE per row", func(ctx context.Context) error {
+			n, d, err := rawPerRow(ctx, rawDB.Bun(), objs, o.Sample)
+			r.f["raw_perrow_rows"], r.f["raw_perrow_rows_s"] = float64(n), float64(n)/d.Seconds()
+			return err
+		}},
+		{"raw set-based UPDATE", func(ctx context.Context) error {
+			n, d, err := rawSetUpdate(ctx, rawDB.Bun())
+			r.f["raw_update_values"], r.f["raw_update_values_s"] = float64(n), float64(n)/d.Seconds()
+			proxy.take()
+			return err
+		}},
+		// r2plan apply: copies and rewrites.
+		{"r2plan apply", func(ctx context.Context) (err error) {
+			ap, err = r.apply(ctx, movePlan, nil)
+			if err == nil && ap.copied != mp.copies {
+				return fmt.Errorf("copied %d objects, the plan had %d:\n%s", ap.copied, mp.copies, ap.out)
+			}
+			r.f["apply_wall_s"] = ap.wall.Seconds()
+			r.f["apply_obj_s"] = float64(ap.copied) / ap.wall.Seconds()
+			r.f["apply_s3_busy_s"] = ap.busy.Seconds()
+			r.f["apply_copy_obj_s"] = float64(ap.copied) / ap.busy.Seconds()
+			// Rewrites run beside the copies; apply reports the time of their transactions.
+			r.f["apply_rewrite_s"] = ap.rewriteTime.Seconds()
+			r.f["apply_rewrite_values_s"] = float64(ap.rewritten) / max(ap.rewriteTime.Seconds(), 1e-6)
+			r.f["apply_rss"] = float64(ap.rss)
+			r.f["apply_cpu_s"] = ap.cpu.Seconds()
+			r.requests("apply", ap.requests)
+			return err
+		}},
+		// The rewrites again, alone: every row the apply rewrote is put back from the
+		// journal, the tables compacted as the seed left them, and the same plan applied
+		// again. Its copies are all in place, so the database has the machine to itself,
+		// as the set-based UPDATE had.
+		{"r2plan apply (rewrites alone)", func(ctx context.Context) (err error) {
+			if err := restoreRows(ctx, db.Bun()); err != nil {
+				return err
+			}
+			ra, err = r.apply(ctx, movePlan, nil)
+			if err == nil && (ra.copied != 0 || ra.rewritten != ap.rewritten) {
+				return fmt.Errorf("copied %d objects and rewrote %d rows, want 0 and %d:\n%s", ra.copied, ra.rewritten, ap.rewritten, ra.out)
+			}
+			r.f["alone_rewrite_s"] = ra.rewriteTime.Seconds()
+			r.f["alone_rewrite_values_s"] = float64(ra.rewritten) / max(ra.rewriteTime.Seconds(), 1e-6)
+			applied = time.Now()
+			return err
+		}},
+		{"r2plan re-plan", func(ctx context.Context) error {
+			rp, err := r.plan(ctx, "", nil)
+			if err == nil && !rp.noChanges {
+				err = fmt.Errorf("the re-plan after apply is not \"No changes.\":\n%s", rp.out)
+			}
+			r.f["replan_wall_s"] = rp.wall.Seconds()
+			r.requests("replan", rp.requests)
+			return err
+		}},
+		{"r2plan plan (after grace)", func(ctx context.Context) (err error) {
+			if d := time.Until(applied.Add(1500 * time.Millisecond)); d > 0 {
+				time.Sleep(d)
+			}
+			dp, err = r.plan(ctx, delPlan, grace, "--max-delete", strconv.Itoa(2*o.N+10))
+			r.requests("delplan", dp.requests)
+			r.f["delplan_wall_s"] = dp.wall.Seconds()
+			if err == nil && dp.deletes == 0 {
+				r.rep.DeletionAvailable = false
+				r.logf("deletion phase: not available in this build (the plan after the grace period proposes no deletion)")
+			}
+			return err
+		}},
+		{"r2plan apply (deletions)", func(ctx context.Context) error {
+			if dp.deletes == 0 {
+				return nil
+			}
+			da, err := r.apply(ctx, delPlan, grace)
+			if err == nil && da.deleted != dp.deletes {
+				return fmt.Errorf("deleted %d objects, the plan had %d:\n%s", da.deleted, dp.deletes, da.out)
+			}
+			r.f["delete_keys"] = float64(da.deleted)
+			r.f["delete_wall_s"] = da.wall.Seconds()
+			r.f["delete_keys_s"] = float64(da.deleted) / da.wall.Seconds()
+			r.f["delete_s3_busy_s"] = da.busy.Seconds()
+			r.f["delete_cpu_s"] = da.cpu.Seconds()
+			r.requests("delapply", da.requests)
+			return err
+		}},
+		{"r2plan re-plan (final)", func(ctx context.Context) error {
+			rp, err := r.plan(ctx, "", nil)
+			if err == nil && !rp.noChanges {
+				err = fmt.Errorf("the final re-plan is not \"No changes.\":\n%s", rp.out)
+			}
+			r.f["final_replan_wall_s"] = rp.wall.Seconds()
+			r.rep.ReplanOutput = rp.summary
+			return err
+		}},
 	}
-	if err := r.phase(ctx, "r2plan re-plan (final)", func(ctx context.Context) error {
-		rp, err := r.plan(ctx, "", nil)
-		if err == nil && !rp.noChanges {
-			err = fmt.Errorf("the final re-plan is not \"No changes.\":\n%s", rp.out)
-		}
-		r.f["final_replan_wall_s"] = rp.wall.Seconds()
-		r.rep.ReplanOutput = rp.summary
-		return err
-	}); err != nil {
-		return err
-	}
-
-	// The peer: rclone move of a fresh copy of the same objects.
 	if o.Rclone {
-		if err := r.phase(ctx, "rclone move", func(ctx context.Context) error {
+		// The peer: rclone move of a fresh copy of the same objects.
+		phases = append(phases, benchPhase{"rclone move", func(ctx context.Context) error {
 			wall, err := r.rclone(ctx, srv, objs, "bench-rclone-src", "bench-rclone-dst")
 			r.f["rclone_wall_s"] = wall.Seconds()
 			r.f["rclone_obj_s"] = float64(len(objs)) / wall.Seconds()
 			return err
-		}); err != nil {
+		}})
+	}
+	for _, ph := range phases {
+		if ph.name == "" {
+			// A step that times its own phases.
+			if err := ph.fn(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := r.phase(ctx, ph.name, ph.fn); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// benchPhase is one timed step of the main bench.
+type benchPhase struct {
+	name string
+	fn   func(ctx context.Context) error
 }
 
 // listAndScan measures the ceilings a plan is compared with: one sequential listing of
