@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 	"time"
+
+	"github.com/r2plan/r2plan/plan"
 )
 
 // objStat is what a listing says of one object.
@@ -37,9 +38,11 @@ func statByListing(ctx context.Context, b Bucket, keys []string) (listed, error)
 	sorted = slices.Compact(sorted)
 	l := listed{found: make(map[string]objStat, len(sorted)), absent: make(map[string]bool)}
 	for len(sorted) > 0 {
-		seg := firstSegment(sorted[0])
+		// A run lists under its keys' top prefix ("" for keys at the root: the walk
+		// from the first to the last is bounded all the same).
+		seg := plan.TopPrefix(sorted[0])
 		n := 1
-		for n < len(sorted) && firstSegment(sorted[n]) == seg {
+		for n < len(sorted) && plan.TopPrefix(sorted[n]) == seg {
 			n++
 		}
 		run := sorted[:n]
@@ -90,12 +93,4 @@ func statByListing(ctx context.Context, b Bucket, keys []string) (listed, error)
 		}
 	}
 	return l, nil
-}
-
-// firstSegment is the key's first path segment with its slash, or the whole key.
-func firstSegment(key string) string {
-	if i := strings.IndexByte(key, '/'); i >= 0 {
-		return key[:i+1]
-	}
-	return key
 }

@@ -70,7 +70,7 @@ func (pl *planner) classify(p *Plan) error {
 			if *f&fCopy != 0 {
 				s.Copies++
 				s.CopyBytes += objs.size(i)
-				tp := topPrefix(k)
+				tp := TopPrefix(k)
 				ps := prefixes[tp]
 				if ps == nil {
 					ps = &PrefixSummary{Prefix: tp}

@@ -274,8 +274,9 @@ func (o *Orphans) covers(key string) bool {
 	return in
 }
 
-// topPrefix is the first path segment of key with its slash, or "" for a key at the root.
-func topPrefix(key string) string {
+// TopPrefix is the first path segment of key with its slash, or "" for a key at the
+// root: how the plan's summary groups keys, and how apply's listings group them.
+func TopPrefix(key string) string {
 	if i := strings.IndexByte(key, '/'); i >= 0 {
 		return key[:i+1]
 	}
