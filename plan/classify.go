@@ -42,6 +42,7 @@ func (pl *planner) classify(p *Plan) error {
 				s.DeletesMoved++
 				s.Deletes++
 				s.DeleteBytes += objs.size(i)
+				s.DeleteBytesMoved += objs.size(i)
 				continue
 			}
 			s.Kept++
@@ -60,6 +61,7 @@ func (pl *planner) classify(p *Plan) error {
 			s.DeletesOrphan++
 			s.Deletes++
 			s.DeleteBytes += objs.size(i)
+			s.DeleteBytesOrphan += objs.size(i)
 		case fateYoung:
 			s.OrphansYoung++
 		case fateMove:

@@ -54,6 +54,9 @@ func TestMakeDeletions(t *testing.T) {
 	if s.OrphansYoung != 1 || s.DeletesOrphan != 1 || s.DeletesMoved != 1 || s.DeleteBytes != 4 {
 		t.Errorf("young %d, orphan %d, moved %d, bytes %d; want 1, 1, 1, 4", s.OrphansYoung, s.DeletesOrphan, s.DeletesMoved, s.DeleteBytes)
 	}
+	if s.DeleteBytesMoved != 1 || s.DeleteBytesOrphan != 3 || s.DeleteBytesRevert != 0 {
+		t.Errorf("bytes moved %d, orphan %d, revert %d; want 1, 3, 0", s.DeleteBytesMoved, s.DeleteBytesOrphan, s.DeleteBytesRevert)
+	}
 	// The young orphan and the referenced object are copied, not deleted.
 	var moved []string
 	for _, m := range p.Moves {

@@ -17,7 +17,7 @@ import (
 
 // FormatVersion is the plan file format: the major changes when an older reader could
 // misread a file, the minor when fields are added.
-const FormatVersion = "1.2"
+const FormatVersion = "1.3"
 
 // Header is the first line of a plan file: where the plan comes from and what it holds.
 type Header struct {

@@ -83,7 +83,7 @@ func FuzzRead(f *testing.F) {
 	f.Add(empty.Bytes())
 	f.Add([]byte(g[:len(g)/2]))                                                              // truncated
 	f.Add([]byte(strings.Replace(g, `"size":12`, `"size":13`, 1)))                           // edited change
-	f.Add([]byte(strings.Replace(g, `"format_version":"1.2"`, `"format_version":"9.0"`, 1))) // unknown major
+	f.Add([]byte(strings.Replace(g, `"format_version":"1.3"`, `"format_version":"9.0"`, 1))) // unknown major
 	f.Add([]byte(g + "{}\n"))                                                                // data after the end line
 	f.Add([]byte(strings.Replace(g, `"type":"move"`, `"type":"mystery"`, 1)))                // unknown entry
 	f.Add([]byte("{\"type\":\"header\",\"format_version\":\"1.0\"}\n{\"type\":\"end\",\"lines\":0,\"digest\":\"\"}\n"))

@@ -88,3 +88,23 @@ func TestGoldenPlan(t *testing.T) {
 		t.Errorf("the plan file differs from %s (if the change is intended, run go test ./plan -run TestGoldenPlan -update and review the diff):\n got: %s\nwant: %s", path, buf.Bytes(), want)
 	}
 }
+
+// TestGoldenPlanOlderMinor reads the golden plan as format 1.2 wrote it (before rows
+// and values to rewrite were counted apart): a later minor reads every earlier one,
+// the fields it added left zero.
+func TestGoldenPlanOlderMinor(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "golden", "charhub-1.2.plan"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := 0
+	hdr, _, err := Read(bytes.NewReader(b), func(Entry) error { entries++; return nil })
+	if err != nil {
+		t.Fatalf("a format 1.2 plan: %v", err)
+	}
+	s := hdr.Summary
+	if hdr.FormatVersion != "1.2" || entries != 7 || s.Rewrites != 4 || s.RewriteRows != 0 || s.DeleteBytesMoved != 0 {
+		t.Errorf("format %s, %d entries, rewrites %d, rewrite rows %d, bytes moved %d; want 1.2, 7, 4, 0, 0",
+			hdr.FormatVersion, entries, s.Rewrites, s.RewriteRows, s.DeleteBytesMoved)
+	}
+}

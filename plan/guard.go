@@ -71,8 +71,10 @@ func (pl *planner) guard(p *Plan) error {
 		}
 		if *f&fOrphanDelete != 0 {
 			s.DeletesOrphan--
+			s.DeleteBytesOrphan -= objs.size(i)
 		} else {
 			s.DeletesMoved--
+			s.DeleteBytesMoved -= objs.size(i)
 		}
 		*f &^= fEmitDelete | fOrphanDelete
 		s.Deletes--

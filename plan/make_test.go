@@ -105,6 +105,23 @@ func TestMake(t *testing.T) {
 	if diff := cmp.Diff([]int{9, 4, 2, 5, 1, 1, 2, 1}, got); diff != "" {
 		t.Errorf("summary objects, placed, copies, rewrites, kept, conflicts, dangling, foreign (-want +got):\n%s", diff)
 	}
+	// Values and rows are counted apart: image row 1 rewrites its key and its URL.
+	type counts struct {
+		Name                  string
+		Rewrites, RewriteRows int
+		Columns               []ColumnSummary
+	}
+	var gotRefs []counts
+	for _, r := range s.References {
+		gotRefs = append(gotRefs, counts{r.Name, r.Rewrites, r.RewriteRows, r.Columns})
+	}
+	wantRefs := []counts{
+		{"image", 4, 3, []ColumnSummary{{"key", 1}, {"url", 3}}},
+		{"story", 1, 1, []ColumnSummary{{"coverImage", 1}}},
+	}
+	if diff := cmp.Diff(wantRefs, gotRefs); diff != "" || s.RewriteRows != 4 {
+		t.Errorf("reference rewrites, rows and columns (-want +got):\n%s\nsummary rewrite rows = %d, want 4", diff, s.RewriteRows)
+	}
 }
 
 func TestMakeCollisions(t *testing.T) {
@@ -205,7 +222,7 @@ func TestFileRoundTripAndTamper(t *testing.T) {
 		"edited change": bytes.Replace(buf.Bytes(), []byte(`"dev/b.webp"`), []byte(`"dev/c.webp"`), 1),
 		"truncated":     buf.Bytes()[:buf.Len()-20],
 		"line removed":  removeLine(buf.Bytes(), 2),
-		"future major":  bytes.Replace(buf.Bytes(), []byte(`"format_version":"1.2"`), []byte(`"format_version":"2.0"`), 1),
+		"future major":  bytes.Replace(buf.Bytes(), []byte(`"format_version":"1.3"`), []byte(`"format_version":"2.0"`), 1),
 		"empty":         nil,
 		"not a plan":    []byte("{\"hello\":1}\n"),
 	}

@@ -117,6 +117,7 @@ func Revert(in RevertInputs) (*Plan, error) {
 		s.Deletes++
 		s.DeletesRevert++
 		s.DeleteBytes += objects.size(t)
+		s.DeleteBytesRevert += objects.size(t)
 	}
 	return p, nil
 }

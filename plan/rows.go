@@ -15,6 +15,7 @@ func (pl *planner) scanRows(p *Plan) error {
 	for refIdx, ref := range in.References {
 		rs := RefSummary{Name: ref.Name, Table: ref.Table}
 		cols := ref.Columns()
+		perColumn := make([]int, len(cols))
 		isURL := make([]bool, len(cols))
 		for i, c := range cols {
 			isURL[i] = c == ref.URLColumn && ref.URLColumn != ""
@@ -27,6 +28,7 @@ func (pl *planner) scanRows(p *Plan) error {
 				return pl.outside(r, isURL, s)
 			}
 			rs.Rows++
+			rewritten := false // a row with a key and a URL to rewrite counts once
 			for col, v := range r.Values {
 				if v == nil {
 					rs.Null++
@@ -75,6 +77,8 @@ func (pl *planner) scanRows(p *Plan) error {
 					newValue, reencoded = in.URLs.Rewrite(*v, pu, c, newValue, pl.taken)
 				}
 				rs.Rewrites++
+				perColumn[col]++
+				rewritten = true
 				if reencoded {
 					s.Reencoded++
 				}
@@ -85,12 +89,21 @@ func (pl *planner) scanRows(p *Plan) error {
 				}
 				objs.rec(i).latest = at
 			}
+			if rewritten {
+				rs.RewriteRows++
+			}
 			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("scan reference %q: %w", ref.Name, err)
 		}
+		for col, n := range perColumn {
+			if n > 0 {
+				rs.Columns = append(rs.Columns, ColumnSummary{Column: cols[col], Rewrites: n})
+			}
+		}
 		s.Rewrites += rs.Rewrites
+		s.RewriteRows += rs.RewriteRows
 		s.Dangling += rs.Dangling
 		s.Foreign += rs.Foreign
 		s.References = append(s.References, rs)

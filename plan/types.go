@@ -134,7 +134,11 @@ type Summary struct {
 	Unmatched int   `json:"unmatched"`
 	Copies    int   `json:"copies"`
 	CopyBytes int64 `json:"copy_bytes"`
-	Rewrites  int   `json:"rewrites"`
+	// Rewrites counts the values to rewrite (a row may hold two: a key and a URL
+	// column); RewriteRows counts the rows that hold them, summed over the references
+	// (since format 1.3; 0 in older plans).
+	Rewrites    int `json:"rewrites"`
+	RewriteRows int `json:"rewrite_rows,omitempty"`
 	// Reencoded counts the rewrites of URLs marked Reencoded.
 	Reencoded int `json:"reencoded,omitempty"`
 	Deletes   int `json:"deletes"`
@@ -144,6 +148,11 @@ type Summary struct {
 	DeletesMoved  int   `json:"deletes_moved"`
 	DeletesOrphan int   `json:"deletes_orphan"`
 	DeletesRevert int   `json:"deletes_revert"`
+	// DeleteBytesMoved, DeleteBytesOrphan and DeleteBytesRevert split DeleteBytes by
+	// reason (since format 1.3).
+	DeleteBytesMoved  int64 `json:"delete_bytes_moved,omitempty"`
+	DeleteBytesOrphan int64 `json:"delete_bytes_orphan,omitempty"`
+	DeleteBytesRevert int64 `json:"delete_bytes_revert,omitempty"`
 	// DeleteBudget is the most orphan deletions the plan was allowed when it was made
 	// (orphans.max_delete, plan --max-delete, else 1000); OverBudget says it has more.
 	// Moved sources and reverted copies, whose provenance the journal records, do not
@@ -198,16 +207,26 @@ func (s *Summary) DeletesAllowed(allow int) bool {
 	return s.DeletesOrphan <= max(s.DeleteBudget, allow)
 }
 
-// RefSummary counts one reference's rows.
+// RefSummary counts one reference's rows. Rewrites counts values, RewriteRows the
+// rows that hold them, Columns the values per column (both since format 1.3).
 type RefSummary struct {
-	Name     string `json:"name"`
-	Table    string `json:"table"`
-	Rows     int    `json:"rows"`
+	Name        string          `json:"name"`
+	Table       string          `json:"table"`
+	Rows        int             `json:"rows"`
+	Rewrites    int             `json:"rewrites"`
+	RewriteRows int             `json:"rewrite_rows,omitempty"`
+	Columns     []ColumnSummary `json:"columns,omitempty"`
+	Current     int             `json:"current"`
+	Dangling    int             `json:"dangling"`
+	Foreign     int             `json:"foreign"`
+	Null        int             `json:"null"`
+}
+
+// ColumnSummary counts the values to rewrite in one column of a reference: one per
+// row, so they are rows too.
+type ColumnSummary struct {
+	Column   string `json:"column"`
 	Rewrites int    `json:"rewrites"`
-	Current  int    `json:"current"`
-	Dangling int    `json:"dangling"`
-	Foreign  int    `json:"foreign"`
-	Null     int    `json:"null"`
 }
 
 // PrefixSummary counts the moves under one top-level prefix.
