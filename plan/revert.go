@@ -82,6 +82,7 @@ func Revert(in RevertInputs) (*Plan, error) {
 		return nil, &RevertError{PlanID: in.PlanID, Missing: missing}
 	}
 	slices.SortFunc(pairs, func(a, b pair) int { return cmp.Or(cmp.Compare(a.copy, b.copy), cmp.Compare(a.source, b.source)) })
+	rows := make(map[[2]string]bool) // reference and primary key: a row's key and URL count once
 	for _, pr := range pairs {
 		rws := back[pr]
 		if len(rws) == 0 {
@@ -96,7 +97,11 @@ func Revert(in RevertInputs) (*Plan, error) {
 		p.Moves = append(p.Moves, Move{Key: pr.copy, Target: pr.source, Rule: "revert", Size: objects.size(src),
 			ETag: copyETag, TargetETag: objects.etag(src), Rewrites: rws})
 		s.Rewrites += len(rws)
+		for _, rw := range rws {
+			rows[[2]string{rw.Reference, rw.PK}] = true
+		}
 	}
+	s.RewriteRows = len(rows)
 	copies := slices.Clone(in.Copies)
 	slices.SortFunc(copies, func(a, b Copied) int {
 		return cmp.Or(cmp.Compare(a.Target, b.Target), cmp.Compare(a.Key, b.Key), cmp.Compare(a.TargetETag, b.TargetETag))

@@ -44,7 +44,7 @@ func runPlan(ctx context.Context, stop <-chan struct{}, args []string, stdout, s
 	if code, stop := parseFlags(fs, args); stop {
 		return code
 	}
-	v, err := viewFor(*format, stdout, false)
+	v, err := viewFor(*format, stdout, false, *out)
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return exitError
@@ -68,7 +68,7 @@ func runPlan(ctx context.Context, stop <-chan struct{}, args []string, stdout, s
 	if !ok {
 		return exitError
 	}
-	v, _ = viewFor(*format, s.stdout, false) // the same view, writing through the redactor
+	v, _ = viewFor(*format, s.stdout, false, *out) // the same view, writing through the redactor
 	p, err := makePlan(ctx, s.cfg, scope, *revert, *rate, !*skipDiscovery, s.prog)
 	s.prog.wait()
 	if err != nil {

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,30 +21,126 @@ type view interface {
 	render(h *plan.Header, entries func(func(plan.Entry) error) error, digest string) error
 }
 
-// viewFor is the view of a --format: table (all: every change, not the first 20),
-// markdown (a pull-request comment) or json.
-func viewFor(format string, w io.Writer, all bool) (view, error) {
+// viewFor is the view of a --format: table (all: every change and prefix, not the
+// first 20 and 15), markdown (a pull-request comment) or json. file is the plan file,
+// which the views name when they say how to see what they leave out ("" if unsaved).
+func viewFor(format string, w io.Writer, all bool, file string) (view, error) {
 	switch format {
 	case "table":
-		tv := tableView{w: w}
+		tv := tableView{w: w, file: file}
 		if all {
 			tv.listMax = int(^uint(0) >> 1)
 		}
 		return tv, nil
 	case "markdown", "md":
-		return markdownView{w: w}, nil
+		return markdownView{w: w, file: file}, nil
 	case "json":
 		return jsonView{w: w}, nil
 	}
 	return nil, fmt.Errorf("unknown format %q (want table, markdown or json)", format)
 }
 
-// summaryLine is the one line scripts may rely on.
+// summaryLine is the one line scripts may rely on. It counts rows, and the values
+// they hold when that differs (a row may hold a key and a URL); a plan made before
+// format 1.3 counted values only, and says so.
 func summaryLine(s *plan.Summary) string {
 	if s.Changes() == 0 {
 		return "No changes."
 	}
-	return fmt.Sprintf("Plan: %d to copy, %d rows to rewrite, %d to delete.", s.Copies, s.Rewrites, s.Deletes)
+	return fmt.Sprintf("Plan: %d to copy, %s to rewrite, %d to delete.", s.Copies, rewriteCount(s.RewriteRows, s.Rewrites), s.Deletes)
+}
+
+// rewriteCount says how many rows and values a plan or a reference rewrites.
+func rewriteCount(rows, values int) string {
+	switch {
+	case rows == 0 && values > 0:
+		return fmt.Sprintf("%d values", values) // a plan older than 1.3: rows not counted
+	case rows == values:
+		return fmt.Sprintf("%d rows", rows)
+	case rows == 1:
+		return fmt.Sprintf("1 row (%d values)", values)
+	}
+	return fmt.Sprintf("%d rows (%d values)", rows, values)
+}
+
+// variablesLine lists the plan's variables (never a secret one: config leaves those
+// out) as name=value, sorted by name; "" when it has none.
+func variablesLine(h *plan.Header, quote func(string) string) string {
+	if len(h.Variables) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(h.Variables))
+	for _, name := range slices.Sorted(maps.Keys(h.Variables)) {
+		parts = append(parts, quote(name+"="+h.Variables[name]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// deletionReasons are the plan's deletions by reason: what, how many, how many bytes.
+// Plans made before format 1.3 have no bytes by reason: "" then.
+func deletionReasons(s *plan.Summary) [][]string {
+	var rows [][]string
+	split := s.DeleteBytesMoved+s.DeleteBytesOrphan+s.DeleteBytesRevert == s.DeleteBytes
+	add := func(what string, n int, bytes int64) {
+		if n == 0 {
+			return
+		}
+		b := ""
+		if split {
+			b = humanBytes(bytes)
+		}
+		rows = append(rows, []string{what, fmt.Sprint(n), b})
+	}
+	add("moved sources past the grace period", s.DeletesMoved, s.DeleteBytesMoved)
+	add("orphans (referenced by no row)", s.DeletesOrphan, s.DeleteBytesOrphan)
+	add("copies undone by the revert", s.DeletesRevert, s.DeleteBytesRevert)
+	return rows
+}
+
+// budgetState says where the plan's orphan deletions stand against the delete budget
+// ("" for a plan without one); budgetLine says it loudly when they exceed it.
+func budgetState(s *plan.Summary) string {
+	switch {
+	case s.DeleteBudget == 0:
+		return ""
+	case s.OverBudget:
+		return fmt.Sprintf("Delete budget: %d orphan deletions, OVER the budget of %d.", s.DeletesOrphan, s.DeleteBudget)
+	}
+	return fmt.Sprintf("Delete budget: %d orphan deletions, within the budget of %d.", s.DeletesOrphan, s.DeleteBudget)
+}
+
+// samplesPer is how many rewrites each reference's column shows as a sample.
+const samplesPer = 3
+
+// rewriteSamples keeps the first samplesPer rewrites of each reference and column in
+// the plan's order, and lists them in the order of the references and their columns.
+type rewriteSamples struct {
+	refs []plan.Reference
+	by   map[[2]string][]plan.Rewrite
+}
+
+func newRewriteSamples(refs []plan.Reference) *rewriteSamples {
+	return &rewriteSamples{refs: refs, by: map[[2]string][]plan.Rewrite{}}
+}
+
+func (rs *rewriteSamples) add(m *plan.Move) {
+	for _, rw := range m.Rewrites {
+		k := [2]string{rw.Reference, rw.Column}
+		if len(rs.by[k]) < samplesPer {
+			rs.by[k] = append(rs.by[k], rw)
+		}
+	}
+}
+
+// list returns the samples: by reference, then column, then plan order.
+func (rs *rewriteSamples) list() []plan.Rewrite {
+	var out []plan.Rewrite
+	for _, r := range rs.refs {
+		for _, c := range r.Columns() {
+			out = append(out, rs.by[[2]string{r.Name, c}]...)
+		}
+	}
+	return out
 }
 
 // deletionLine is the plan's deletions and the bytes they free, always on a line of
@@ -148,7 +246,9 @@ func newTable(w io.Writer, markdown bool) *tablewriter.Table {
 	return tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off))
 }
 
-func prefixRows(s *plan.Summary, limit int) [][]string {
+// prefixRows are the prefix table's rows, the first limit prefixes by name (passed
+// through quote: mdCell for markdown) and the rest summed.
+func prefixRows(s *plan.Summary, limit int, quote func(string) string) [][]string {
 	var rows [][]string
 	var otherObjects int
 	var otherBytes int64
@@ -158,9 +258,9 @@ func prefixRows(s *plan.Summary, limit int) [][]string {
 			otherBytes += p.Bytes
 			continue
 		}
-		name := p.Prefix
-		if name == "" {
-			name = "(bucket root)"
+		name := "(bucket root)"
+		if p.Prefix != "" {
+			name = quote(p.Prefix)
 		}
 		rows = append(rows, []string{name, fmt.Sprint(p.Objects), humanBytes(p.Bytes)})
 	}
@@ -170,16 +270,30 @@ func prefixRows(s *plan.Summary, limit int) [][]string {
 	return rows
 }
 
-func referenceRows(s *plan.Summary) [][]string {
+// referenceRows are the reference table's rows, names passed through quote (mdCell
+// for markdown). Rows and values to rewrite are counted apart; a plan made before
+// format 1.3 counted values only ("?" rows).
+func referenceRows(s *plan.Summary, quote func(string) string) [][]string {
 	rows := make([][]string, 0, len(s.References))
 	for _, r := range s.References {
-		rows = append(rows, []string{r.Name, r.Table, fmt.Sprint(r.Rows), fmt.Sprint(r.Rewrites), fmt.Sprint(r.Current),
-			fmt.Sprint(r.Dangling), fmt.Sprint(r.Foreign), fmt.Sprint(r.Null)})
+		rewriteRows := fmt.Sprint(r.RewriteRows)
+		if r.RewriteRows == 0 && r.Rewrites > 0 {
+			rewriteRows = "?"
+		}
+		var byColumn []string
+		for _, c := range r.Columns {
+			byColumn = append(byColumn, fmt.Sprintf("%s %d", quote(c.Column), c.Rewrites))
+		}
+		rows = append(rows, []string{quote(r.Name), quote(r.Table), fmt.Sprint(r.Rows), rewriteRows, fmt.Sprint(r.Rewrites),
+			strings.Join(byColumn, ", "), fmt.Sprint(r.Current), fmt.Sprint(r.Dangling), fmt.Sprint(r.Foreign), fmt.Sprint(r.Null)})
 	}
 	return rows
 }
 
-var referenceHeader = []string{"reference", "table", "rows", "to rewrite", "current", "dangling", "foreign", "null"}
+var referenceHeader = []string{"reference", "table", "rows", "rows to rewrite", "values to rewrite", "by column", "current", "dangling", "foreign", "null"}
+
+// referenceNumeric are referenceHeader's columns of numbers.
+var referenceNumeric = cols(2, 3, 4, 6, 7, 8, 9)
 
 func humanBytes(n int64) string {
 	const unit = 1024
@@ -197,20 +311,24 @@ func humanBytes(n int64) string {
 // tableView is for a terminal.
 type tableView struct {
 	w       io.Writer
-	listMax int // changes listed in full; 0 means 20
+	listMax int    // changes listed in full; 0 means 20 (and 15 prefixes)
+	file    string // the plan file, for the hint to show --all
 }
 
 func (v tableView) render(h *plan.Header, entries func(func(plan.Entry) error) error, digest string) error {
 	s := &h.Summary
 	w := v.w
-	limit := v.listMax
+	limit, prefixLimit := v.listMax, v.listMax
 	if limit == 0 {
-		limit = 20
+		limit, prefixLimit = 20, 15
 	}
 	if digest != "" {
 		fmt.Fprintf(w, "Plan %s, made %s by r2plan %s\n", plan.ID(digest), h.CreatedAt.Format("2006-01-02 15:04:05 MST"), h.ToolVersion)
 	}
 	fmt.Fprintf(w, "Bucket %s at %s; %s\n", h.Bucket.Name, h.Bucket.Endpoint, databaseName(h.Database))
+	if vars := variablesLine(h, func(s string) string { return s }); vars != "" {
+		fmt.Fprintf(w, "Variables: %s\n", vars)
+	}
 	for _, line := range []string{partialLine(s), budgetLine(s), discoveryLine(s)} {
 		if line != "" {
 			fmt.Fprintf(w, "\n*** %s ***\n\n", line)
@@ -221,7 +339,7 @@ func (v tableView) render(h *plan.Header, entries func(func(plan.Entry) error) e
 	if len(s.Prefixes) > 0 {
 		t := newTable(w, false)
 		t.Header("prefix", "objects to copy", "bytes")
-		t.Bulk(prefixRows(s, 15))
+		t.Bulk(prefixRows(s, prefixLimit, func(s string) string { return s }))
 		if err := t.Render(); err != nil {
 			return err
 		}
@@ -229,17 +347,19 @@ func (v tableView) render(h *plan.Header, entries func(func(plan.Entry) error) e
 	if len(s.References) > 0 {
 		t := newTable(w, false)
 		t.Header(toAny(referenceHeader)...)
-		t.Bulk(referenceRows(s))
+		t.Bulk(referenceRows(s, func(s string) string { return s }))
 		if err := t.Render(); err != nil {
 			return err
 		}
 	}
 	var moves, deletes, conflicts, dangling [][]string
 	var nMoves, nDeletes, nConflicts, nDangling int
+	samples := newRewriteSamples(h.References)
 	err := entries(func(e plan.Entry) error {
 		switch a := e.Action(); a {
 		case plan.ActionCopy, plan.ActionRewrite:
 			nMoves++
+			samples.add(e.Move)
 			if len(moves) < limit {
 				moves = append(moves, []string{actionWord(a), e.Move.Key, e.Move.Target, rowCount(e.Move)})
 			}
@@ -272,7 +392,11 @@ func (v tableView) render(h *plan.Header, entries func(func(plan.Entry) error) e
 		}
 		more := ""
 		if n > len(rows) {
-			more = fmt.Sprintf(" (first %d of %d)", len(rows), n)
+			file := v.file
+			if file == "" {
+				file = "PLANFILE"
+			}
+			more = fmt.Sprintf(" (first %d of %d; 'r2plan show --all %s' lists them all)", len(rows), n, file)
 		}
 		fmt.Fprintf(w, "\n%s%s:\n", title, more)
 		t := newTable(w, false)
@@ -280,7 +404,20 @@ func (v tableView) render(h *plan.Header, entries func(func(plan.Entry) error) e
 		t.Bulk(rows)
 		return t.Render()
 	}
-	if err := section("Changes", nMoves, []string{"action", "key", "target", "rows"}, moves); err != nil {
+	if list := samples.list(); len(list) > 0 {
+		rows := make([][]string, 0, len(list))
+		for _, rw := range list {
+			rows = append(rows, []string{rw.Reference + "." + rw.Column, rw.PK, rw.Old, rw.New})
+		}
+		fmt.Fprintf(w, "\nRewrites, old → new (the first %d of each reference and column, in plan order):\n", samplesPer)
+		t := newTable(w, false)
+		t.Header("reference.column", "row", "old", "new")
+		t.Bulk(rows)
+		if err := t.Render(); err != nil {
+			return err
+		}
+	}
+	if err := section("Changes", nMoves, []string{"action", "key", "target", "rewrites"}, moves); err != nil {
 		return err
 	}
 	if err := section("Deletions", nDeletes, []string{"reason", "key", "size", "identical copy at"}, deletes); err != nil {
@@ -302,23 +439,40 @@ func (v tableView) render(h *plan.Header, entries func(func(plan.Entry) error) e
 		}
 	}
 	fmt.Fprintln(w, deletionLine(s))
+	for _, r := range deletionReasons(s) {
+		if r[2] != "" {
+			fmt.Fprintf(w, "  %s: %s objects, %s\n", r[0], r[1], r[2])
+		}
+	}
+	if line := budgetState(s); line != "" {
+		fmt.Fprintln(w, line)
+	}
 	fmt.Fprintln(w, summaryLine(s))
 	return nil
 }
 
-// rowCount is the number of rows a move rewrites, and how many of their URLs are
-// re-encoded.
+// rowCount says how many rows a move rewrites, the values they hold when that differs
+// (a row's key and URL), and how many of its URLs are re-encoded.
 func rowCount(m *plan.Move) string {
+	rows := make(map[[2]string]bool, len(m.Rewrites))
 	n := 0
 	for _, rw := range m.Rewrites {
+		rows[[2]string{rw.Reference, rw.PK}] = true
 		if rw.Reencoded {
 			n++
 		}
 	}
-	if n == 0 {
-		return fmt.Sprint(len(m.Rewrites))
+	out := fmt.Sprintf("%d rows", len(rows))
+	if len(rows) == 1 {
+		out = "1 row"
 	}
-	return fmt.Sprintf("%d (%d re-encoded)", len(m.Rewrites), n)
+	if len(m.Rewrites) != len(rows) {
+		out += fmt.Sprintf(", %d values", len(m.Rewrites))
+	}
+	if n > 0 {
+		out += fmt.Sprintf(", %d re-encoded", n)
+	}
+	return out
 }
 
 // databaseName names a database for people: driver, host and name, no credentials.
@@ -335,10 +489,4 @@ func toAny(ss []string) []any {
 		out[i] = s
 	}
 	return out
-}
-
-// mdEscape keeps a key or value from breaking a markdown table or code span.
-func mdEscape(s string) string {
-	r := strings.NewReplacer("|", "\\|", "`", "'", "\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;")
-	return r.Replace(s)
 }

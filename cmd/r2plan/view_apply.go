@@ -126,7 +126,7 @@ func (v *applyText) refused(why string) int {
 }
 
 func (v *applyText) started(id string, s *plan.Summary, shard apply.Shard, shardName string) {
-	fmt.Fprintf(v.stdout, "Applying plan %s: %d to copy, %d rows to rewrite, %d to delete.\n", id, s.Copies, s.Rewrites, s.Deletes)
+	fmt.Fprintf(v.stdout, "Applying plan %s: %d to copy, %s to rewrite, %d to delete.\n", id, s.Copies, rewriteCount(s.RewriteRows, s.Rewrites), s.Deletes)
 	if shard.N > 1 {
 		fmt.Fprintf(v.stdout, "This run is shard %s: only the keys that hash to it.\n", shardName)
 	}
