@@ -93,6 +93,7 @@ func TestScript(t *testing.T) {
 			"pg-role":       cmdPGRole,
 			"readme-sql":    cmdReadmeSQL,
 			"deny-proxy":    cmdDenyProxy,
+			"json-schema":   cmdJSONSchema,
 			"sleep": func(ts *testscript.TestScript, neg bool, args []string) {
 				d, err := time.ParseDuration(args[0])
 				ts.Check(err)

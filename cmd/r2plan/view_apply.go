@@ -203,6 +203,10 @@ type applyCounts struct {
 	Pending        int     `json:"pending"`
 }
 
+// applyJSONVersion is the version of apply's JSON document, described by
+// docs/apply-result.schema.json.
+const applyJSONVersion = "1"
+
 func (v *applyJSON) write(o applyOutcome) {
 	doc := struct {
 		FormatVersion string `json:"format_version"`
@@ -210,7 +214,7 @@ func (v *applyJSON) write(o applyOutcome) {
 		Shard         string `json:"shard,omitempty"`
 		applyOutcome
 		Counts *applyCounts `json:"counts,omitempty"`
-	}{FormatVersion: "1", Config: v.config, Shard: v.shard, applyOutcome: o}
+	}{FormatVersion: applyJSONVersion, Config: v.config, Shard: v.shard, applyOutcome: o}
 	if res := o.Result; res != nil {
 		doc.Counts = &applyCounts{res.Copied, res.Present, res.Rewritten, res.Already, res.RewriteTime.Seconds(),
 			res.Deleted, res.Gone, res.Pending}

@@ -8,17 +8,24 @@ import (
 	"github.com/r2plan/r2plan/plan"
 )
 
-// jsonView is for machines: one JSON document with the plan's id, digest, header and
-// every entry, streamed.
+// jsonViewVersion is the version of the JSON view's document, described by
+// docs/plan-view.schema.json: distinct from the plan file's format (the header's
+// format_version). Its major changes when a field changes meaning or goes, its minor
+// when fields are added.
+const jsonViewVersion = "1"
+
+// jsonView is for machines: one JSON document with its format_version, the plan's id,
+// digest, header and every entry, streamed.
 type jsonView struct{ w io.Writer }
 
 func (v jsonView) render(h *plan.Header, entries func(func(plan.Entry) error) error, digest string) error {
 	bw := bufio.NewWriter(v.w)
 	head, err := json.Marshal(struct {
-		ID     string       `json:"id"`
-		Digest string       `json:"digest"`
-		Header *plan.Header `json:"header"`
-	}{plan.ID(digest), digest, h})
+		FormatVersion string       `json:"format_version"`
+		ID            string       `json:"id"`
+		Digest        string       `json:"digest"`
+		Header        *plan.Header `json:"header"`
+	}{jsonViewVersion, plan.ID(digest), digest, h})
 	if err != nil {
 		return err
 	}
