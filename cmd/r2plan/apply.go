@@ -44,24 +44,19 @@ func runApply(ctx context.Context, stop <-chan struct{}, args []string, stdout, 
 	}
 	switch {
 	case *parallelism < 1 || *batch < 1:
-		fmt.Fprintln(stderr, "Error: --parallelism and --batch-size must be at least 1")
-		return exitError
+		return sf.log.fail(stderr, "--parallelism and --batch-size must be at least 1")
 	case *batch > sqldb.MaxBatch:
-		fmt.Fprintf(stderr, "Error: --batch-size must be at most %d\n", sqldb.MaxBatch)
-		return exitError
+		return sf.log.fail(stderr, "--batch-size must be at most %d", sqldb.MaxBatch)
 	case *format != "text" && *format != "json":
-		fmt.Fprintf(stderr, "Error: --format: want text or json, not %q\n", *format)
-		return exitError
+		return sf.log.fail(stderr, "--format: want text or json, not %q", *format)
 	}
 	shard, shardName, err := parseShard(*shardSpec)
 	if err != nil {
-		fmt.Fprintf(stderr, "Error: --shard: %v\n", err)
-		return exitError
+		return sf.log.fail(stderr, "--shard: %v", err)
 	}
 	p, err := plan.Open(fs.Arg(0))
 	if err != nil {
-		fmt.Fprintf(stderr, "Error: refusing the plan: %v\n", err)
-		return exitError
+		return sf.log.fail(stderr, "refusing the plan: %v", err)
 	}
 	defer p.Close()
 	hdr := p.Header()
@@ -76,7 +71,7 @@ func runApply(ctx context.Context, stop <-chan struct{}, args []string, stdout, 
 	if !ok {
 		return exitError
 	}
-	var view applyView = &applyText{stdout: s.stdout, stderr: s.stderr}
+	var view applyView = &applyText{stdout: s.stdout, stderr: s.stderr, log: s.opts}
 	if *format == "json" {
 		view = &applyJSON{stdout: s.stdout, stderr: s.stderr}
 	}
@@ -130,7 +125,11 @@ func runApply(ctx context.Context, stop <-chan struct{}, args []string, stdout, 
 		total int
 	}{{"copy", sum.Copies}, {"rewrite", sum.Rewrites}, {"delete", sum.Deletes}} {
 		if ph.total > 0 {
-			phases[ph.name] = s.prog.phase(ph.name, int64(ph.total))
+			total := int64(ph.total)
+			if shard.N > 1 {
+				total = 0 // this shard's part of the plan's total is not known: a counter
+			}
+			phases[ph.name] = s.prog.phase(ph.name, total)
 		}
 	}
 	referrers, err := withUndeclared(ctx, db, cfg, *hdr, state.NewReferrers(db, hdr.References, urls), view.notes())

@@ -60,12 +60,10 @@ func runDiscover(ctx context.Context, stop <-chan struct{}, args []string, stdou
 		return exitError
 	}
 	if *format != "table" && *format != "json" {
-		fmt.Fprintf(stderr, "Error: --format: want table or json, not %q\n", *format)
-		return exitError
+		return sf.log.fail(stderr, "--format: want table or json, not %q", *format)
 	}
 	if *sample < 0 {
-		fmt.Fprintln(stderr, "Error: --sample must be at least 0")
-		return exitError
+		return sf.log.fail(stderr, "--sample must be at least 0")
 	}
 	s, ok := sf.start(stdout, stderr)
 	if !ok {
@@ -174,7 +172,7 @@ func discover(ctx context.Context, cfg *config.Config, sample int, prog *progres
 		}
 		reports = append(reports, cols...)
 	}
-	prog.log.Info("discovered", "objects", keys.Len(), "tables", len(tables), "rows", rows, "elapsed", time.Since(start).Round(time.Millisecond))
+	prog.log.Info("discovered", "objects", keys.Len(), "tables", len(tables), "rows", rows, "elapsed_seconds", seconds(time.Since(start)))
 	return keys.Len(), reports, nil
 }
 

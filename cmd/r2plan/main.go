@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -25,7 +24,7 @@ func interruptible(parent context.Context) (context.Context, <-chan struct{}) {
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-sig
-		fmt.Fprintln(os.Stderr, "\nInterrupt received: finishing the changes in flight and recording them. Press Ctrl-C again to abort at once.")
+		notice("Interrupt received: finishing the changes in flight and recording them. Press Ctrl-C again to abort at once.")
 		close(stop)
 		<-sig
 		cancel()

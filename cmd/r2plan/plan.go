@@ -46,22 +46,19 @@ func runPlan(ctx context.Context, stop <-chan struct{}, args []string, stdout, s
 	}
 	v, err := viewFor(*format, stdout, false, *out)
 	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return exitError
+		return sf.log.fail(stderr, "%v", err)
 	}
 	var scope *plan.Scope
 	if len(include) > 0 || len(exclude) > 0 {
 		scope = &plan.Scope{Include: include, Exclude: exclude}
 	}
 	if *revert != "" && scope != nil {
-		fmt.Fprintln(stderr, "Error: --revert undoes a whole plan; it takes no --target or --exclude")
-		return exitError
+		return sf.log.fail(stderr, "--revert undoes a whole plan; it takes no --target or --exclude")
 	}
 	if *out != "" {
 		// Refused now rather than after a listing of millions of keys.
 		if err := checkWritableDir(filepath.Dir(*out)); err != nil {
-			fmt.Fprintf(stderr, "Error: --out %s: %v\n", *out, err)
-			return exitError
+			return sf.log.fail(stderr, "--out %s: %v", *out, err)
 		}
 	}
 	s, ok := sf.start(stdout, stderr)
@@ -164,7 +161,7 @@ func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, revert
 	if err != nil {
 		return nil, err
 	}
-	prog.log.Info("planned", "objects", p.Header.Summary.Objects, "changes", p.Header.Summary.Changes(), "elapsed", time.Since(start).Round(time.Millisecond))
+	prog.log.Info("planned", "objects", p.Header.Summary.Objects, "changes", p.Header.Summary.Changes(), "elapsed_seconds", seconds(time.Since(start)))
 	p.Header.Type, p.Header.FormatVersion = "header", plan.FormatVersion // as the file will say
 	p.Header.ToolVersion = version
 	p.Header.CreatedAt = time.Now().UTC().Truncate(time.Second)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 
@@ -31,6 +30,7 @@ type session struct {
 	// prog draws its bars on the raw stderr (no secret reaches them); its log lines go
 	// through log.
 	prog *progress
+	opts *logOptions
 }
 
 // start loads the configuration and opens the outputs. It prints why not and returns
@@ -40,7 +40,7 @@ func (f *sessionFlags) start(stdout, stderr io.Writer) (*session, bool) {
 	if !ok {
 		return nil, false
 	}
-	s := &session{cfg: cfg, stdout: redacting(stdout, cfg.Secrets()), stderr: redacting(stderr, cfg.Secrets())}
+	s := &session{cfg: cfg, stdout: redacting(stdout, cfg.Secrets()), stderr: redacting(aboveBars{stderr}, cfg.Secrets()), opts: &f.log}
 	log, err := f.log.logger(s.stderr)
 	if err != nil {
 		s.fail("%v", err)
@@ -51,8 +51,8 @@ func (f *sessionFlags) start(stdout, stderr io.Writer) (*session, bool) {
 	return s, true
 }
 
-// fail prints an error line and returns the exit code of an error.
+// fail prints the error a command ends with (see logOptions.fail) and returns the
+// exit code of an error.
 func (s *session) fail(format string, a ...any) int {
-	fmt.Fprintf(s.stderr, "Error: "+format+"\n", a...)
-	return exitError
+	return s.opts.fail(s.stderr, format, a...)
 }

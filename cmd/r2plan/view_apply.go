@@ -113,16 +113,19 @@ func (o applyOutcome) exitCode() int {
 	return exitError
 }
 
-// applyText is the view for a person: progress lines on stdout, problems on stderr.
-type applyText struct{ stdout, stderr io.Writer }
+// applyText is the view for a person: progress lines on stdout, problems on stderr,
+// the final error as the log format says (logOptions.fail).
+type applyText struct {
+	stdout, stderr io.Writer
+	log            *logOptions
+}
 
 func (v *applyText) usingConfig(path string) {
 	fmt.Fprintf(v.stdout, "Using the configuration the plan was made from: %s\n", path)
 }
 
 func (v *applyText) refused(why string) int {
-	fmt.Fprintf(v.stderr, "Error: refusing the plan: %s\nNothing was changed. Make a new plan with 'r2plan plan'.\n", why)
-	return exitError
+	return v.log.fail(v.stderr, "refusing the plan: %s\nNothing was changed. Make a new plan with 'r2plan plan'.", why)
 }
 
 func (v *applyText) started(id string, s *plan.Summary, shard apply.Shard, shardName string) {
@@ -154,9 +157,9 @@ func (v *applyText) finished(o applyOutcome) int {
 	case o.Status == statusAborted:
 		fmt.Fprintln(v.stderr, "Aborted. "+o.Next)
 	case o.Error != "" && o.Next != "":
-		fmt.Fprintf(v.stderr, "Error: %s\n%s\n", o.Error, o.Next)
+		v.log.fail(v.stderr, "%s\n%s", o.Error, o.Next)
 	case o.Error != "":
-		fmt.Fprintf(v.stderr, "Error: %s\n", o.Error)
+		v.log.fail(v.stderr, "%s", o.Error)
 	default:
 		fmt.Fprintln(v.stderr, o.Next)
 	}

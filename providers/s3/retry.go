@@ -137,8 +137,8 @@ func (r *sharedRetryer) RetryDelay(attempt int, err error) (time.Duration, error
 	if derr == nil {
 		// The error code and status only: an error's text may carry a request URL.
 		r.log.Debug("s3: retrying", "attempt", attempt+1, "max_attempts", r.MaxAttempts(),
-			"delay", d, "status", httpStatus(err), "code", errorCode(err),
-			"throttle", isThrottle(err), "rate_limit", r.lim.rateNow())
+			"delay_seconds", d.Seconds(), "status", httpStatus(err), "code", errorCode(err),
+			"throttle", isThrottle(err), "rate_limit_per_second", r.lim.rateNow())
 	}
 	return d, derr
 }
