@@ -190,3 +190,37 @@ func TestCodeSpan(t *testing.T) {
 		}
 	}
 }
+
+// TestShowAll checks that the table view, as 'r2plan show --all' makes it, lists every
+// entry and prefix the markdown comment may leave out, and that without --all it says
+// how to see them.
+func TestShowAll(t *testing.T) {
+	keys := make([]string, 40)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("p%02d/k.webp", i)
+	}
+	h, entries := samplePlan(keys)
+	for name, all := range map[string]bool{"--all": true, "default": false} {
+		var out bytes.Buffer
+		v, err := viewFor("table", &out, all, "big.plan")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v.render(h, stream(entries), "sha256:00"); err != nil {
+			t.Fatal(err)
+		}
+		listed := 0
+		for _, k := range keys {
+			if strings.Contains(out.String(), "│ prod/"+k) {
+				listed++
+			}
+		}
+		hint := strings.Contains(out.String(), "(first 20 of 40; 'r2plan show --all big.plan' lists them all)")
+		if all && (listed != 40 || hint || !strings.Contains(out.String(), "p39/")) {
+			t.Errorf("%s: %d of 40 moves listed (hint %v)", name, listed, hint)
+		}
+		if !all && (listed != 20 || !hint) {
+			t.Errorf("%s: %d of 40 moves listed (hint %v), want 20 and the hint", name, listed, hint)
+		}
+	}
+}
