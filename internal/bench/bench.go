@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -494,7 +495,9 @@ type planRun struct {
 }
 
 var (
-	planLine   = regexp.MustCompile(`(?m)^Plan: (\d+) to copy, (\d+) rows to rewrite, (\d+) to delete\.`)
+	// "Plan: C to copy, R rows (V values) to rewrite, D to delete." ("R rows" when each
+	// row has one value; "V values" from a plan without row counts).
+	planLine   = regexp.MustCompile(`(?m)^Plan: (\d+) to copy, (?:(\d+) rows?(?: \((\d+) values\))?|(\d+) values) to rewrite, (\d+) to delete\.`)
 	noChanges  = regexp.MustCompile(`(?m)^No changes\.`)
 	copiedLine = regexp.MustCompile(`(?m)^Copied (\d+) objects \((\d+) already in place\); rewrote (\d+) rows \((\d+) already rewritten\) in ([0-9.]+)s of database time\.`)
 	deleteLine = regexp.MustCompile(`(?m)^Deleted (\d+) objects \((\d+) already gone\)\.`)
@@ -516,8 +519,8 @@ func (r *runner) plan(ctx context.Context, out string, env []string, extra ...st
 	}
 	if m := planLine.FindStringSubmatch(res.out); m != nil {
 		p.copies, _ = strconv.Atoi(m[1])
-		p.rewrites, _ = strconv.Atoi(m[2])
-		p.deletes, _ = strconv.Atoi(m[3])
+		p.rewrites, _ = strconv.Atoi(cmp.Or(m[3], m[4], m[2])) // values
+		p.deletes, _ = strconv.Atoi(m[5])
 		p.summary = m[0]
 	} else if m := noChanges.FindString(res.out); m != "" {
 		p.noChanges, p.summary = true, m
