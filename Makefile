@@ -45,7 +45,13 @@ demo: build
 	$(GO) run ./internal/demo -r2plan ./bin/r2plan
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
+
+# Release archives for linux, darwin and windows on amd64 and arm64, and SHA256SUMS, in
+# dist/ (internal/release; not part of `test`, whose test builds the host's archive).
+.PHONY: release
+release:
+	$(GO) run ./internal/release/cmd -version $(VERSION) -out dist
 
 # The performance benchmark of issue 4 (not part of `test`): versitygw and PostgreSQL on
 # loopback, BENCH_N objects (default 20000), the raw ceilings, r2plan, and rclone as the
