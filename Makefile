@@ -3,14 +3,14 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 GO ?= go
 
-.PHONY: build test demo vet fuzz clean reliability
+.PHONY: build test demo vet fuzz clean reliability lint-ci
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/r2plan ./cmd/r2plan
 
 # The whole suite against real servers: versitygw (pinned in go.mod) and PostgreSQL
 # (Debian's), both started by the tests on 127.0.0.1, plus SQLite in-process.
-test: vet
+test: vet lint-ci
 	$(GO) build -o /dev/null github.com/versity/versitygw/cmd/versitygw
 	$(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=10s
@@ -19,6 +19,11 @@ vet:
 	$(GO) mod tidy -diff
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+# The CI examples checked by actionlint (pinned in go.mod; no network). It runs
+# shellcheck on each run script when shellcheck is installed (.ci/run installs it).
+lint-ci:
+	$(GO) tool actionlint examples/ci/*.yml
 
 # Each fuzz target for a short, bounded time (the seed corpora run in every go test).
 FUZZTIME ?= 30s
@@ -40,7 +45,13 @@ demo: build
 	$(GO) run ./internal/demo -r2plan ./bin/r2plan
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
+
+# Release archives for linux, darwin and windows on amd64 and arm64, and SHA256SUMS, in
+# dist/ (internal/release; not part of `test`, whose test builds the host's archive).
+.PHONY: release
+release:
+	$(GO) run ./internal/release/cmd -version $(VERSION) -out dist
 
 # The performance benchmark of issue 4 (not part of `test`): versitygw and PostgreSQL on
 # loopback, BENCH_N objects (default 20000), the raw ceilings, r2plan, and rclone as the

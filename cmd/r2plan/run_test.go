@@ -173,14 +173,14 @@ func TestPickVersion(t *testing.T) {
 		want   string
 	}{
 		"Makefile wins":            {"v0.3.0-2-gabc1234-dirty", build("v0.2.0"), "v0.3.0-2-gabc1234-dirty"},
-		"no build info":            {"", nil, "devel"},
+		"no build info":            {"", nil, develUnknown},
 		"go install @v0.3.0":       {"", build("v0.3.0"), "v0.3.0"},
 		"go install @commit":       {"", build("v0.0.0-20250102150405-abc1234def56"), "v0.0.0-20250102150405-abc1234def56"},
 		"checkout at a tag, clean": {"", build("v0.3.0", "vcs", "git", "vcs.revision", rev, "vcs.modified", "false"), "v0.3.0"},
 		"checkout, modified":       {"", build("v0.3.1-0.20250102150405-abc1234def56+dirty", "vcs.revision", rev, "vcs.modified", "true"), "devel +abc1234 (modified)"},
 		"checkout, untagged":       {"", build("v0.3.1-0.20250102150405-abc1234def56", "vcs.revision", rev, "vcs.modified", "false"), "devel +abc1234"},
 		"older go, (devel)":        {"", build("(devel)", "vcs.revision", rev, "vcs.modified", "true"), "devel +abc1234 (modified)"},
-		"no vcs, (devel)":          {"", build("(devel)"), "devel"},
+		"no vcs, (devel)":          {"", build("(devel)"), develUnknown},
 	}
 	for name, tt := range tests {
 		if got := pickVersion(tt.linked, tt.info); got != tt.want {

@@ -84,16 +84,16 @@ func TestScript(t *testing.T) {
 		RequireExplicitExec: false,
 		Setup:               setupScript,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"seed-objects":  cmdSeedObjects,
-			"objects":       cmdObjects,
-			"get":           cmdGet,
-			"sql":           cmdSQL,
-			"unresolved":    cmdUnresolved,
-			"workflow-step": cmdWorkflowStep,
-			"pg-role":       cmdPGRole,
-			"readme-sql":    cmdReadmeSQL,
-			"deny-proxy":    cmdDenyProxy,
-			"json-schema":   cmdJSONSchema,
+			"seed-objects": cmdSeedObjects,
+			"objects":      cmdObjects,
+			"get":          cmdGet,
+			"sql":          cmdSQL,
+			"unresolved":   cmdUnresolved,
+			"ci-run":       cmdCIRun,
+			"pg-role":      cmdPGRole,
+			"readme-sql":   cmdReadmeSQL,
+			"deny-proxy":   cmdDenyProxy,
+			"json-schema":  cmdJSONSchema,
 			"sleep": func(ts *testscript.TestScript, neg bool, args []string) {
 				d, err := time.ParseDuration(args[0])
 				ts.Check(err)

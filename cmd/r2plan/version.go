@@ -41,19 +41,24 @@ func runVersion(ctx context.Context, stop <-chan struct{}, args []string, stdout
 	return exitOK
 }
 
+// develUnknown is the version of a build that records neither a release nor a commit.
+const develUnknown = "devel (commit unknown: built without VCS information)"
+
 // pseudoVersion matches the commit part of a Go pseudo-version,
 // v0.0.0-20250102150405-abcdef123456.
 var pseudoVersion = regexp.MustCompile(`\d{14}-[0-9a-f]{12}`)
 
 // pickVersion returns the version to print: the one set at link time if any; else the
 // module's version when it is a release (go install …@v0.3.0); else, for a build in a
-// checkout, "devel +REVISION" with " (modified)" for uncommitted changes; else "devel".
+// checkout, "devel +REVISION" with " (modified)" for uncommitted changes; else (no
+// VCS stamp: -buildvcs=false, a git worktree or a copy of the source without .git) a
+// "devel" that says the commit is unknown rather than a bare one.
 func pickVersion(linked string, info *debug.BuildInfo) string {
 	if linked != "" {
 		return linked
 	}
 	if info == nil {
-		return "devel"
+		return develUnknown
 	}
 	var rev string
 	modified := false
@@ -73,7 +78,7 @@ func pickVersion(linked string, info *debug.BuildInfo) string {
 		return v
 	}
 	if rev == "" {
-		return "devel"
+		return develUnknown
 	}
 	out := "devel +" + rev[:min(len(rev), 7)]
 	if modified {
