@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"sync"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/r2plan/r2plan/internal/term"
 )
 
 // files holds every file parsed by Load and LoadSource, by filename, so that
@@ -30,7 +31,7 @@ func WriteDiagnostics(w io.Writer, diags hcl.Diagnostics) error {
 	files.Lock()
 	snapshot := maps.Clone(files.m)
 	files.Unlock()
-	tw := hcl.NewDiagnosticTextWriter(w, snapshot, 78, isTerminal(w))
+	tw := hcl.NewDiagnosticTextWriter(w, snapshot, 78, term.Color(w))
 	for _, d := range diags {
 		if d.Subject != nil {
 			sev := "error"
@@ -47,13 +48,4 @@ func WriteDiagnostics(w io.Writer, diags hcl.Diagnostics) error {
 		}
 	}
 	return nil
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok || os.Getenv("NO_COLOR") != "" {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

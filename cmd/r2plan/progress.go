@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/r2plan/r2plan/internal/term"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 )
@@ -109,8 +110,7 @@ func notice(line string) {
 // wantBars); otherwise phases report through log lines, at info level.
 func newProgress(w io.Writer, log *slog.Logger, o *logOptions) *progress {
 	p := &progress{log: log}
-	f, ok := w.(*os.File)
-	if wantBars(o, ok && isTerminal(f), os.Getenv("NO_COLOR") != "") {
+	if wantBars(o, term.IsTerminal(w), os.Getenv("NO_COLOR") != "") {
 		p.bars = mpb.New(mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithRefreshRate(200*time.Millisecond))
 		activeBars.Store(p.bars)
 	}
@@ -123,11 +123,6 @@ func newProgress(w io.Writer, log *slog.Logger, o *logOptions) *progress {
 // plain log lines, which carry the same counts and rates.
 func wantBars(o *logOptions, terminal, noColor bool) bool {
 	return terminal && !noColor && !o.quiet && o.progress != "never" && o.format == "text"
-}
-
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // phase is one phase's counter.
