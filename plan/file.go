@@ -66,37 +66,17 @@ type line struct {
 	Type string `json:"type"`
 }
 
-type moveLine struct {
-	Type string `json:"type"` // "move"
-	Move
-}
-
-type deleteLine struct {
-	Type string `json:"type"` // "delete"
-	Deletion
-}
-
-type danglingLine struct {
-	Type string `json:"type"` // "dangling"
-	Dangling
-}
-
-type conflictLine struct {
-	Type string `json:"type"` // "conflict"
-	Conflict
-}
-
 // line is the entry as a plan file line.
 func (e Entry) line() (any, error) {
 	switch e.Action() {
 	case ActionCopy, ActionRewrite:
-		return moveLine{"move", *e.Move}, nil
+		return toMoveLine(e.Move), nil
 	case ActionDelete:
-		return deleteLine{"delete", *e.Delete}, nil
+		return toDeleteLine(e.Delete), nil
 	case ActionConflict:
-		return conflictLine{"conflict", *e.Conflict}, nil
+		return toConflictLine(e.Conflict), nil
 	case ActionDangling:
-		return danglingLine{"dangling", *e.Dangling}, nil
+		return toDanglingLine(e.Dangling), nil
 	}
 	return nil, errors.New("plan: an empty entry")
 }
@@ -109,19 +89,19 @@ func decodeEntry(typ string, raw []byte) (Entry, error) {
 	case "move":
 		var m moveLine
 		err = json.Unmarshal(raw, &m)
-		e.Move = &m.Move
+		e.Move = m.move()
 	case "delete":
 		var d deleteLine
 		err = json.Unmarshal(raw, &d)
-		e.Delete = &d.Deletion
+		e.Delete = d.deletion()
 	case "dangling":
 		var d danglingLine
 		err = json.Unmarshal(raw, &d)
-		e.Dangling = &d.Dangling
+		e.Dangling = d.dangling()
 	case "conflict":
 		var c conflictLine
 		err = json.Unmarshal(raw, &c)
-		e.Conflict = &c.Conflict
+		e.Conflict = c.conflict()
 	default:
 		err = fmt.Errorf("unknown entry type %q", typ)
 	}

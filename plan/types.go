@@ -56,17 +56,17 @@ type Row struct {
 // A Move relocates one object: copy Key to Target (unless the target already holds an
 // identical copy), verify, then rewrite every row that points at Key.
 type Move struct {
-	Key    string `json:"key"`
-	Target string `json:"target"`
-	Rule   string `json:"rule,omitempty"`
-	Size   int64  `json:"size"`
+	Key    string
+	Target string
+	Rule   string
+	Size   int64
 	// ETag is the source's ETag at plan time: the copy is conditional on it.
-	ETag string `json:"etag"`
+	ETag string
 	// Copy is false when the target already held an identical object at plan time
 	// (TargetETag is then its ETag, which apply verifies again).
-	Copy       bool      `json:"copy"`
-	TargetETag string    `json:"target_etag,omitempty"`
-	Rewrites   []Rewrite `json:"rewrites,omitempty"`
+	Copy       bool
+	TargetETag string
+	Rewrites   []Rewrite
 }
 
 // A Rewrite is one compare-and-swap of one column of one row: it happens only if the
@@ -74,56 +74,56 @@ type Move struct {
 type Rewrite struct {
 	// Key and Target are the object the row points at and the one it will point at;
 	// the plan file keeps them on the move, apply sets them for the journal.
-	Key       string `json:"-"`
-	Target    string `json:"-"`
-	Reference string `json:"reference"`
-	Column    string `json:"column"`
-	PK        string `json:"pk"`
-	Old       string `json:"old"`
-	New       string `json:"new"`
+	Key       string
+	Target    string
+	Reference string
+	Column    string
+	PK        string
+	Old       string
+	New       string
 	// Reencoded marks a URL whose new text spells part of the key canonically
 	// (EscapePath) where the application had spelled it otherwise: a regex move that
 	// changes a part the application spelled its own way, or a spelling that cannot be
 	// kept without naming another object. Other URLs keep every byte the move does not
 	// change.
-	Reencoded bool `json:"reencoded,omitempty"`
+	Reencoded bool
 }
 
 // A Deletion removes one object. Apply deletes it only if it still has ETag, no row
 // points at it (re-checked at apply time), and, when Target is set, Target still holds
 // an identical copy with TargetETag.
 type Deletion struct {
-	Key        string    `json:"key"`
-	Reason     Reason    `json:"reason"`
-	Size       int64     `json:"size"`
-	ETag       string    `json:"etag"`
-	Modified   time.Time `json:"modified"`
-	Target     string    `json:"target,omitempty"`
-	TargetETag string    `json:"target_etag,omitempty"`
+	Key        string
+	Reason     Reason
+	Size       int64
+	ETag       string
+	Modified   time.Time
+	Target     string
+	TargetETag string
 }
 
 // Dangling is a reference whose object does not exist: reported, never rewritten.
 type Dangling struct {
-	Reference string `json:"reference"`
-	Column    string `json:"column"`
-	PK        string `json:"pk"`
-	Value     string `json:"value"`
-	Key       string `json:"key"`
+	Reference string
+	Column    string
+	PK        string
+	Value     string
+	Key       string
 }
 
 // A Conflict is a move that cannot happen, most often because its target already holds
 // other content: the object and its rows are left alone.
 type Conflict struct {
-	Key    string `json:"key"`
-	Target string `json:"target"`
+	Key    string
+	Target string
 	// Reason says why the move cannot happen: the target holds other content, or the
 	// target is no key r2plan will write (see UnsafeKey).
-	Reason     string `json:"reason"`
-	Size       int64  `json:"size"`
-	ETag       string `json:"etag"`
-	TargetSize int64  `json:"target_size"`
-	TargetETag string `json:"target_etag"`
-	Rows       int    `json:"rows"`
+	Reason     string
+	Size       int64
+	ETag       string
+	TargetSize int64
+	TargetETag string
+	Rows       int
 }
 
 // Summary counts what a plan holds and what the planner saw.
