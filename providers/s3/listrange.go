@@ -31,6 +31,12 @@ import (
 // one range, under a lock, and the owner drops the keys of a page in flight that now
 // belong to the range after the cut, so every key is listed exactly once.
 //
+// workers is a cap, not a level: how many ranges are listed at once follows the pages'
+// latency (see ramp). Where the server is far away (R2: hundreds of milliseconds a page)
+// a page takes as long with sixteen in flight as with one, and the level reaches the
+// cap within a few pages; where the server's CPU is the limit (loopback) more pages at
+// once only make each slower, and the level stays low, with fewer pages held in memory.
+//
 // fn is called from one goroutine at a time, in no particular order of keys, and never
 // again after it returned an error (which ListRanges returns). A page that is not in
 // byte order (a server that does not keep S3's promise) is an error: ranges could then
@@ -39,15 +45,16 @@ func (b *Bucket) ListRanges(ctx context.Context, prefix string, workers int, fn 
 	if workers <= 1 {
 		return b.List(ctx, prefix, fn)
 	}
-	return b.listRanges(ctx, prefix, workers, listPageSize, nil, fn)
+	return b.listRanges(ctx, prefix, &ramp{limit: 1, max: workers}, listPageSize, nil, fn)
 }
 
-// listRanges is ListRanges with pages of pageSize keys; cuts, if set, is told every
-// cut point (for tests).
-func (b *Bucket) listRanges(ctx context.Context, prefix string, workers, pageSize int, cuts func(string), fn func(key string, size int64, etag string, modified time.Time) error) error {
+// listRanges is ListRanges with pages of pageSize keys, at most level.max ranges at
+// once, as many as level allows; cuts, if set, is told every cut point (for tests).
+func (b *Bucket) listRanges(ctx context.Context, prefix string, level *ramp, pageSize int, cuts func(string), fn func(key string, size int64, etag string, modified time.Time) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	l := &rangeLister{b: b, prefix: prefix, pageSize: pageSize, cuts: cuts, fn: fn}
+	workers := level.max
+	l := &rangeLister{b: b, prefix: prefix, pageSize: pageSize, cuts: cuts, fn: fn, level: level}
 	l.cond = sync.NewCond(&l.mu)
 	// The first range is the whole prefix; it starts owned, so that the others wait for
 	// its first page before cutting it.
@@ -96,6 +103,7 @@ type rangeLister struct {
 
 	mu     sync.Mutex
 	cond   *sync.Cond
+	level  *ramp // how many ranges may be owned at once
 	ranges []*keyRange
 	active int   // ranges owned and not done
 	err    error // the first error; stops everything
@@ -142,6 +150,10 @@ func (l *rangeLister) steal() *keyRange {
 	for {
 		if l.err != nil || l.active == 0 {
 			return nil
+		}
+		if l.active >= l.level.limit {
+			l.cond.Wait()
+			continue
 		}
 		if r := l.cut(); r != nil {
 			l.ranges = append(l.ranges, r)
@@ -299,12 +311,14 @@ func (l *rangeLister) listRange(ctx context.Context, r *keyRange) error {
 		l.mu.Lock()
 		after := r.after
 		l.mu.Unlock()
+		start := time.Now()
 		page, err := l.b.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
 			Bucket:     aws.String(l.b.opts.Bucket),
 			Prefix:     aws.String(l.prefix),
 			StartAfter: aws.String(after),
 			MaxKeys:    aws.Int32(int32(l.pageSize)),
 		})
+		took := time.Since(start)
 		if err != nil {
 			return fmt.Errorf("list %q after %q in %s: %w", l.prefix, after, l.b.identity, err)
 		}
@@ -318,6 +332,7 @@ func (l *rangeLister) listRange(ctx context.Context, r *keyRange) error {
 		}
 		// Keep the keys that are still this range's, under the lock a thief cuts with.
 		l.mu.Lock()
+		l.level.observe(took)
 		n := len(page.Contents)
 		if !r.open {
 			for i, o := range page.Contents {
@@ -377,4 +392,46 @@ func (l *rangeLister) deliver(objs []types.Object) error {
 		}
 	}
 	return nil
+}
+
+// ramp is how many ranges are listed at once, from the pages' latency. It starts at one
+// and, after each round (as many pages as the level), grows rampGrowth-fold while the
+// round's pages took on average at most rampSlack × the fastest page seen (more pages
+// in flight cost nothing: the wait is the network's), up to max; a round slower than
+// rampBack × the fastest halves it (more pages in flight only queue at the server).
+type ramp struct {
+	limit, max int
+	hold       bool // the level stays at limit (tests)
+	fastest    time.Duration
+	pages      int           // of this round
+	sum        time.Duration // their latencies
+}
+
+const (
+	rampGrowth = 4
+	rampSlack  = 1.5
+	rampBack   = 3
+)
+
+// observe counts one page that took d.
+func (r *ramp) observe(d time.Duration) {
+	if r.hold {
+		return
+	}
+	if r.fastest == 0 || d < r.fastest {
+		r.fastest = max(d, time.Nanosecond)
+	}
+	r.pages++
+	r.sum += d
+	if r.pages < r.limit {
+		return
+	}
+	mean := float64(r.sum) / float64(r.pages)
+	switch {
+	case mean <= rampSlack*float64(r.fastest):
+		r.limit = min(r.max, r.limit*rampGrowth)
+	case mean > rampBack*float64(r.fastest):
+		r.limit = max(1, r.limit/2)
+	}
+	r.pages, r.sum = 0, 0
 }

@@ -41,7 +41,7 @@ func TestListRanges(t *testing.T) {
 		t.Helper()
 		var got, cuts []string
 		var mu sync.Mutex
-		err := b.listRanges(t.Context(), prefix, workers, pageSize, func(at string) {
+		err := b.listRanges(t.Context(), prefix, fixed(workers), pageSize, func(at string) {
 			cuts = append(cuts, at) // under the lister's lock
 		}, func(key string, size int64, _ string, _ time.Time) error {
 			mu.Lock() // fn is called one at a time; the lock lets the race detector check it
@@ -138,7 +138,7 @@ func TestListRanges(t *testing.T) {
 			}
 		}
 		for _, at := range edges {
-			l := &rangeLister{b: b, pageSize: 50}
+			l := &rangeLister{b: b, pageSize: 50, level: fixed(2)}
 			l.cond = sync.NewCond(&l.mu)
 			var got []string
 			l.fn = func(key string, _ int64, _ string, _ time.Time) error {
@@ -183,10 +183,27 @@ func TestListRanges(t *testing.T) {
 		}
 	})
 
+	// The level as ListRanges sets it, from the pages' latency: whatever it settles on,
+	// every key is listed once.
+	t.Run("ramped level", func(t *testing.T) {
+		var got []string
+		err := b.listRanges(t.Context(), "", &ramp{limit: 1, max: 16}, 3, nil, func(key string, _ int64, _ string, _ time.Time) error {
+			got = append(got, key)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(got)
+		if diff := cmp.Diff(keys, got); diff != "" {
+			t.Errorf("(-want +got):\n%s", diff)
+		}
+	})
+
 	t.Run("fn error stops", func(t *testing.T) {
 		stop := errors.New("stop")
 		n := 0
-		err := b.listRanges(t.Context(), "", 8, 5, nil, func(string, int64, string, time.Time) error {
+		err := b.listRanges(t.Context(), "", fixed(8), 5, nil, func(string, int64, string, time.Time) error {
 			n++
 			if n == 30 {
 				return stop
@@ -197,6 +214,57 @@ func TestListRanges(t *testing.T) {
 			t.Errorf("listRanges = %v after %d calls; want the callback's error after 30, and no call after it", err, n)
 		}
 	})
+}
+
+// fixed is a level that does not move: n ranges at once.
+func fixed(n int) *ramp { return &ramp{limit: n, max: n, hold: true} }
+
+func TestRamp(t *testing.T) {
+	ms := time.Millisecond
+	tests := map[string]struct {
+		max   int
+		pages []time.Duration
+		want  []int // the level after each page
+	}{
+		"far server: one, four, sixteen": {
+			max:   16,
+			pages: []time.Duration{300 * ms, 305 * ms, 310 * ms, 300 * ms, 320 * ms, 300 * ms},
+			want:  []int{4, 4, 4, 4, 16, 16},
+		},
+		"a slow first page (connection setup) does not hold it back": {
+			max:   16,
+			pages: []time.Duration{900 * ms, 300 * ms, 300 * ms, 310 * ms, 300 * ms},
+			want:  []int{4, 4, 4, 4, 16},
+		},
+		"capped": {
+			max:   3,
+			pages: []time.Duration{300 * ms, 300 * ms, 300 * ms, 300 * ms},
+			want:  []int{3, 3, 3, 3},
+		},
+		"busy server: pages slow down, the level stays": {
+			max:   16,
+			pages: []time.Duration{20 * ms, 40 * ms, 45 * ms, 50 * ms, 40 * ms},
+			want:  []int{4, 4, 4, 4, 4},
+		},
+		"overloaded: the level halves": {
+			max:   16,
+			pages: []time.Duration{20 * ms, 80 * ms, 90 * ms, 70 * ms, 100 * ms},
+			want:  []int{4, 4, 4, 4, 2},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			r := &ramp{limit: 1, max: tt.max}
+			var got []int
+			for _, d := range tt.pages {
+				r.observe(d)
+				got = append(got, r.limit)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("levels (-want +got):\n%s", diff)
+			}
+		})
+	}
 }
 
 func TestCutPoint(t *testing.T) {
