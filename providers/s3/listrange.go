@@ -65,6 +65,12 @@ func (b *Bucket) listRanges(ctx context.Context, prefix string, level *ramp, pag
 		first.after = prefix[:len(prefix)-1]
 	}
 	l.ranges = []*keyRange{first}
+	seedCtx, seedCancel := context.WithCancel(ctx)
+	seeded := make(chan struct{})
+	go func() {
+		defer close(seeded)
+		l.seed(seedCtx)
+	}()
 	var wg sync.WaitGroup
 	for i := range workers {
 		wg.Add(1)
@@ -78,7 +84,52 @@ func (b *Bucket) listRanges(ctx context.Context, prefix string, level *ramp, pag
 		}()
 	}
 	wg.Wait()
+	seedCancel()
+	<-seeded
 	return l.err
+}
+
+// seed lists the first level under the prefix (delimiter "/") beside the first page and
+// cuts the ranges where each folder but the first begins, into ranges that wait for a
+// worker: a bucket of a few folders is listed folder by folder from the second round on,
+// where estimates from the first page alone (which sees only the first folder) could
+// only guess where the keys end. At most as many cuts as workers, spread over the
+// folders. It is a hint: an error leaves the ranges as they are.
+func (l *rangeLister) seed(ctx context.Context) {
+	page, err := l.b.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
+		Bucket:    aws.String(l.b.opts.Bucket),
+		Prefix:    aws.String(l.prefix),
+		Delimiter: aws.String("/"),
+		MaxKeys:   aws.Int32(int32(l.pageSize)),
+	})
+	if err != nil || len(page.CommonPrefixes) < 2 {
+		return
+	}
+	folders := page.CommonPrefixes[1:]
+	n := min(len(folders), l.level.max)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := range n {
+		p := aws.ToString(folders[i*len(folders)/n].Prefix)
+		// Every key of the folder sorts after the folder's name without its "/".
+		l.split(p[:len(p)-1])
+	}
+	l.cond.Broadcast()
+}
+
+// split cuts the range that holds at, if its owner has not passed at, and queues the
+// back part for a worker. l.mu is held.
+func (l *rangeLister) split(at string) {
+	for _, r := range l.ranges {
+		if r.done || r.after >= at || !r.open && at >= r.upto {
+			continue
+		}
+		nr := &keyRange{after: at, upto: r.upto, open: r.open}
+		r.upto, r.open = at, false
+		l.ranges = append(l.ranges, nr)
+		l.pending = append(l.pending, nr)
+		return
+	}
 }
 
 // keyRange is the keys k with after < k <= upto (no upper end when open), of which the
@@ -90,8 +141,9 @@ type keyRange struct {
 	owned bool
 	done  bool
 	// What the owner has seen in this range, to estimate what is left.
-	first string // its first key
-	seen  int    // keys it has listed
+	first   string // its first key
+	seen    int    // keys it has listed
+	classes shapes // the kinds of bytes its keys have, by position
 }
 
 type rangeLister struct {
@@ -101,12 +153,13 @@ type rangeLister struct {
 	cuts     func(string)
 	fn       func(key string, size int64, etag string, modified time.Time) error
 
-	mu     sync.Mutex
-	cond   *sync.Cond
-	level  *ramp // how many ranges may be owned at once
-	ranges []*keyRange
-	active int   // ranges owned and not done
-	err    error // the first error; stops everything
+	mu      sync.Mutex
+	cond    *sync.Cond
+	level   *ramp // how many ranges may be owned at once
+	ranges  []*keyRange
+	active  int         // ranges owned and not done
+	pending []*keyRange // ranges cut by seed, waiting for a worker
+	err     error       // the first error; stops everything
 
 	emit sync.Mutex // fn is called by one worker at a time
 }
@@ -148,12 +201,19 @@ func (l *rangeLister) steal() *keyRange {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for {
-		if l.err != nil || l.active == 0 {
+		if l.err != nil || l.active == 0 && len(l.pending) == 0 {
 			return nil
 		}
 		if l.active >= l.level.limit {
 			l.cond.Wait()
 			continue
+		}
+		if len(l.pending) > 0 {
+			r := l.pending[0]
+			l.pending = l.pending[1:]
+			r.owned = true
+			l.active++
+			return r
 		}
 		if r := l.cut(); r != nil {
 			l.ranges = append(l.ranges, r)
@@ -213,7 +273,8 @@ func cutPoint(r *keyRange, prefix string, pageSize int) (pages float64, at strin
 		hi = openEnd(prefix)
 	}
 	c := commonPrefixLen(r.first, hi)
-	pos, lo, end := keyNumber(r.after, c), keyNumber(r.first, c), keyNumber(hi, c)
+	ks := r.classes.space(c)
+	pos, lo, end := ks.number(r.after), ks.number(r.first), ks.number(hi)
 	span := new(big.Float).SetInt(new(big.Int).Sub(pos, lo))
 	width := new(big.Float).SetInt(new(big.Int).Sub(end, pos))
 	if width.Sign() <= 0 {
@@ -244,7 +305,7 @@ func cutPoint(r *keyRange, prefix string, pageSize int) (pages float64, at strin
 	if m.Cmp(end) >= 0 {
 		m.Add(pos, new(big.Int).Rsh(new(big.Int).Sub(end, pos), 1))
 	}
-	at = printableCut(numberKey(hi, m, c), r.after, hi)
+	at = printableCut(ks.key(hi[:c], m), r.after, hi)
 	return pages, at
 }
 
@@ -266,22 +327,134 @@ func commonPrefixLen(a, b string) int {
 	return n
 }
 
-// keyNumber reads cutDigits bytes of k from c (zeros past its end) as a big-endian
-// number.
-func keyNumber(k string, c int) *big.Int {
-	buf := make([]byte, cutDigits)
-	if c < len(k) {
-		copy(buf, k[c:])
+// shapes records, for each of the first shapePositions bytes of a range's keys, which
+// kinds of byte (digit, lower case, upper case, other ASCII, ≥ 0x80) the keys seen there
+// have: a key space of ids and timestamps is cut between digits, not in the gaps of the
+// byte space between them, where no key is.
+type shapes [shapePositions]uint8
+
+const shapePositions = 256
+
+const (
+	shapeDigit uint8 = 1 << iota
+	shapeLower
+	shapeUpper
+	shapeOther // any other byte below 0x80
+	shapeHigh  // 0x80 and above (UTF-8)
+)
+
+func shapeOf(c byte) uint8 {
+	switch {
+	case '0' <= c && c <= '9':
+		return shapeDigit
+	case 'a' <= c && c <= 'z':
+		return shapeLower
+	case 'A' <= c && c <= 'Z':
+		return shapeUpper
+	case c >= 0x80:
+		return shapeHigh
 	}
-	return new(big.Int).SetBytes(buf)
+	return shapeOther
 }
 
-// numberKey is keyNumber's inverse: head followed by the cutDigits bytes of m, with
-// trailing zero bytes dropped.
-func numberKey(head string, m *big.Int, c int) string {
-	buf := make([]byte, cutDigits)
-	m.FillBytes(buf)
-	return head[:c] + strings.TrimRight(string(buf), "\x00")
+// add records the bytes of k.
+func (s *shapes) add(k string) {
+	for i := range min(len(k), shapePositions) {
+		s[i] |= shapeOf(k[i])
+	}
+}
+
+// A keySpace reads the cutDigits bytes of keys past position c as a number in mixed
+// radix: at each position, a byte's rank among the bytes of the kinds seen there (0 for
+// the end of the key), so that an estimate's arithmetic spends no room on bytes that no
+// key has. The reading keeps order (k1 ≤ k2 gives n1 ≤ n2) for keys that share their
+// first c bytes.
+type keySpace struct {
+	c      int
+	digits [cutDigits][]byte // the bytes each position may have, ascending
+}
+
+// space is the key space past c of the keys s describes; a position past
+// shapePositions, or that no key reached, takes any byte.
+func (s *shapes) space(c int) *keySpace {
+	ks := &keySpace{c: c}
+	for i := range ks.digits {
+		mask := uint8(0xff)
+		if p := c + i; p < shapePositions && s[p] != 0 {
+			mask = s[p]
+		}
+		for b := 0; b < 256; b++ {
+			if shapeOf(byte(b))&mask != 0 {
+				ks.digits[i] = append(ks.digits[i], byte(b))
+			}
+		}
+	}
+	return ks
+}
+
+// number is k's number in ks.
+func (ks *keySpace) number(k string) *big.Int {
+	n := new(big.Int)
+	past := false // k has had a byte of no kind seen there: it sorts after every key
+	// with that byte's floor followed by anything, so the rest reads as the top
+	for i, d := range ks.digits {
+		rank := 0
+		switch p := ks.c + i; {
+		case past:
+			rank = len(d)
+		case p < len(k):
+			// 1 + the index of the largest byte of d not above k[p].
+			rank = sortSearchBytes(d, k[p])
+			past = rank == 0 || d[rank-1] != k[p]
+		}
+		n.Mul(n, big.NewInt(int64(len(d)+1)))
+		n.Add(n, big.NewInt(int64(rank)))
+	}
+	return n
+}
+
+// sortSearchBytes is how many bytes of d (ascending) are ≤ c.
+func sortSearchBytes(d []byte, c byte) int {
+	lo, hi := 0, len(d)
+	for lo < hi {
+		m := (lo + hi) / 2
+		if d[m] <= c {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// key is number's inverse: head followed by the bytes of m's ranks, the trailing ends
+// dropped. A rank 0 before a later byte (an end of key inside a key) becomes the byte
+// below the position's first, or its first.
+func (ks *keySpace) key(head string, m *big.Int) string {
+	ranks := make([]int, cutDigits)
+	m = new(big.Int).Set(m)
+	r := new(big.Int)
+	for i := cutDigits - 1; i >= 0; i-- {
+		m.QuoRem(m, big.NewInt(int64(len(ks.digits[i])+1)), r)
+		ranks[i] = int(r.Int64())
+	}
+	n := len(ranks)
+	for n > 0 && ranks[n-1] == 0 {
+		n--
+	}
+	buf := []byte(head)
+	for i, rank := range ranks[:n] {
+		d := ks.digits[i]
+		switch {
+		case rank > 0:
+			buf = append(buf, d[rank-1])
+		case d[0] > 0x20:
+			buf = append(buf, d[0]-1)
+		default:
+			buf = append(buf, d[0])
+		}
+	}
+	return string(buf)
 }
 
 // printableCut turns a cut point into one whose bytes past the common prefix with after
@@ -347,6 +520,9 @@ func (l *rangeLister) listRange(ctx context.Context, r *keyRange) error {
 		if n > 0 {
 			if r.seen == 0 {
 				r.first = aws.ToString(keep[0].Key)
+			}
+			for _, o := range keep {
+				r.classes.add(aws.ToString(o.Key))
 			}
 			r.seen += n
 			r.after = aws.ToString(keep[n-1].Key)

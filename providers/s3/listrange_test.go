@@ -27,6 +27,8 @@ func rangeKeys() []string {
 		"characters/c1~", "characters/c\x7f", "characters/c\x7f\x7f/x", "characters/c\t/tab",
 		"characters/c\u00e9", "characters/c\uFFFD", "characters/c\U0010FFFD/z", "characters/~~~~",
 		"a", "ab", "abc", "ab\x7f", "z\U0010FFFD", "~", " space",
+		// More folders, for the first level's cuts (seed).
+		"curated/a.webp", "curated/b.webp", "curated-x", "stories/1/cover.webp", "stories/2/cover.webp",
 	)
 	slices.Sort(keys)
 	return keys
@@ -264,6 +266,45 @@ func TestRamp(t *testing.T) {
 				t.Errorf("levels (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestKeySpace: the numbers keep the keys' order, and a range of ids made of digits is
+// cut between digits, not in the bytes between "9" and the range's end where no key is.
+func TestKeySpace(t *testing.T) {
+	var sh shapes
+	var keys []string
+	for i := range 2000 {
+		k := fmt.Sprintf("characters/c%d/avatars/avatar_%d.webp", i, 1736700000000+i*1013)
+		keys = append(keys, k)
+		sh.add(k)
+	}
+	slices.Sort(keys)
+	keys = append(keys, "characters/c:", "characters/c~~~~") // past the digits
+	ks := sh.space(len("characters/c"))
+	for i := 1; i < len(keys); i++ {
+		if a, b := ks.number(keys[i-1]), ks.number(keys[i]); a.Cmp(b) > 0 {
+			t.Fatalf("number(%q) > number(%q)", keys[i-1], keys[i])
+		}
+	}
+	// Keys of kinds no position has seen (control bytes, UTF-8, punctuation) still keep
+	// their order.
+	var some shapes
+	all := rangeKeys()
+	for _, k := range all[:len(all)/3] {
+		some.add(k)
+	}
+	ks0 := some.space(0)
+	for i := 1; i < len(all); i++ {
+		if a, b := ks0.number(all[i-1]), ks0.number(all[i]); a.Cmp(b) > 0 {
+			t.Fatalf("number(%q) > number(%q)", all[i-1], all[i])
+		}
+	}
+	r := keyRange{first: "characters/c1/avatars/avatar_1736700001013.webp", after: "characters/c1499/avatars/avatar_1736701519487.webp",
+		seen: 1000, upto: "characters/c~~~~", classes: sh}
+	_, at := cutPoint(&r, "", 1000)
+	if len(at) <= len("characters/c") || at[len("characters/c")] < '1' || at[len("characters/c")] > '9' {
+		t.Errorf("cut at %q; want characters/c followed by a digit", at)
 	}
 }
 
