@@ -158,6 +158,7 @@ type rangeLister struct {
 	level   *ramp // how many ranges may be owned at once
 	ranges  []*keyRange
 	active  int         // ranges owned and not done
+	listed  int         // pages listed, all ranges
 	pending []*keyRange // ranges cut by seed, waiting for a worker
 	err     error       // the first error; stops everything
 
@@ -239,7 +240,7 @@ func (l *rangeLister) cut() *keyRange {
 		if r.seen < 2 {
 			continue // nothing to estimate from yet
 		}
-		pages, at := cutPoint(r, l.prefix, l.pageSize)
+		pages, at := cutPoint(r, l.prefix, l.pageSize, max(minAhead, float64(l.listed)))
 		if at != "" && pages > bestPages {
 			best, bestPages, bestAt = r, pages, at
 		}
@@ -256,6 +257,9 @@ func (l *rangeLister) cut() *keyRange {
 	return nr
 }
 
+// minAhead is the least reach of a cut past its range's owner, in pages.
+const minAhead = 4
+
 // minCutPages: a range estimated to hold fewer pages than this is not cut; the owner
 // lists it alone.
 const minCutPages = 2
@@ -265,9 +269,12 @@ const minCutPages = 2
 const cutDigits = 48
 
 // cutPoint estimates how many pages are left in r and where to cut it: in the middle
-// when that is at most midCutPages, else about sqrt(pages) pages past the owner. The
-// point is in r (after < at < upto, "" when there is no such key of printable ASCII).
-func cutPoint(r *keyRange, prefix string, pageSize int) (pages float64, at string) {
+// when that is at most midCutPages, else about sqrt(pages) pages past the owner, but no
+// more than ahead pages: an estimate from a page or two can be off by any factor (the
+// first page of a bucket says nothing of where its keys end), so the cuts reach out
+// only as far as the whole listing has come, doubling as it goes. The point is in r
+// (after < at < upto, "" when there is no such key of printable ASCII).
+func cutPoint(r *keyRange, prefix string, pageSize int, ahead float64) (pages float64, at string) {
 	hi := r.upto
 	if r.open {
 		hi = openEnd(prefix)
@@ -297,7 +304,7 @@ func cutPoint(r *keyRange, prefix string, pageSize int) (pages float64, at strin
 	if pages <= midCutPages {
 		step = new(big.Float).Quo(width, big.NewFloat(2))
 	} else {
-		keep := math.Sqrt(pages) * float64(pageSize)
+		keep := min(math.Sqrt(pages), ahead) * float64(pageSize)
 		step = new(big.Float).Mul(perKey, big.NewFloat(keep))
 	}
 	si, _ := step.Int(nil)
@@ -506,6 +513,7 @@ func (l *rangeLister) listRange(ctx context.Context, r *keyRange) error {
 		// Keep the keys that are still this range's, under the lock a thief cuts with.
 		l.mu.Lock()
 		l.level.observe(took)
+		l.listed++
 		n := len(page.Contents)
 		if !r.open {
 			for i, o := range page.Contents {

@@ -302,7 +302,7 @@ func TestKeySpace(t *testing.T) {
 	}
 	r := keyRange{first: "characters/c1/avatars/avatar_1736700001013.webp", after: "characters/c1499/avatars/avatar_1736701519487.webp",
 		seen: 1000, upto: "characters/c~~~~", classes: sh}
-	_, at := cutPoint(&r, "", 1000)
+	_, at := cutPoint(&r, "", 1000, 1e9)
 	if len(at) <= len("characters/c") || at[len("characters/c")] < '1' || at[len("characters/c")] > '9' {
 		t.Errorf("cut at %q; want characters/c followed by a digit", at)
 	}
@@ -333,7 +333,7 @@ func TestCutPoint(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			pages, at := cutPoint(&tt.r, "", 1000)
+			pages, at := cutPoint(&tt.r, "", 1000, 1e9)
 			if (at != "") != tt.wantCut {
 				t.Fatalf("cutPoint = %g pages, %q; want a cut: %v", pages, at, tt.wantCut)
 			}
