@@ -136,39 +136,21 @@ func (r *runner) phase(ctx context.Context, name string, fn func(ctx context.Con
 
 func (r *runner) run(ctx context.Context) error {
 	o := r.o
-	dir, err := os.MkdirTemp("", "r2plan-bench-")
+	st, err := r.setUp(ctx)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-
-	sv, err := r.startServers(ctx, dir)
+	defer st.close()
+	dir, srv, proxy, direct, viaProxy, db := st.dir, st.sv.s3, st.sv.proxy, st.direct, st.viaProxy, st.db
+	rawURL, err := st.sv.pg.CreateDatabase(ctx, "bench_raw")
 	if err != nil {
 		return err
 	}
-	defer sv.stop()
-	srv, pg, proxy := sv.s3, sv.pg, sv.proxy
-
-	direct := rawClient(srv.Endpoint, srv.AccessKey, srv.SecretKey, 2*o.Parallelism)
-	viaProxy := rawClient(proxy.Endpoint, srv.AccessKey, srv.SecretKey, 2*o.Parallelism)
-	rawURL, err := pg.CreateDatabase(ctx, "bench_raw")
-	if err != nil {
-		return err
-	}
-	db, err := sqldb.Open(ctx, pg.URL)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	rawDB, err := sqldb.Open(ctx, rawURL)
 	if err != nil {
 		return err
 	}
 	defer rawDB.Close()
-
-	if len(r.rep.Versions) == 0 {
-		r.rep.Versions = r.versions(ctx, db)
-	}
 	objs := dataset(o.N)
 	quarter := max(1, o.N/4)
 	buckets := []string{bucketName, "bench-raw"}
@@ -439,6 +421,53 @@ func (s *servers) stop() {
 	}
 	if s.s3 != nil {
 		s.s3.Stop()
+	}
+}
+
+// stage is what every run of the bench starts from: a temporary directory, the
+// servers, raw S3 clients direct and through the proxy, and the database r2plan uses.
+type stage struct {
+	dir              string
+	sv               *servers
+	direct, viaProxy *s3.Client
+	db               *sqldb.DB
+}
+
+// setUp makes a stage (and records the servers' versions on the first run).
+func (r *runner) setUp(ctx context.Context) (_ *stage, err error) {
+	st := &stage{}
+	defer func() {
+		if err != nil {
+			st.close()
+		}
+	}()
+	if st.dir, err = os.MkdirTemp("", "r2plan-bench-"); err != nil {
+		return nil, err
+	}
+	if st.sv, err = r.startServers(ctx, st.dir); err != nil {
+		return nil, err
+	}
+	srv := st.sv.s3
+	st.direct = rawClient(srv.Endpoint, srv.AccessKey, srv.SecretKey, 2*r.o.Parallelism)
+	st.viaProxy = rawClient(st.sv.proxy.Endpoint, srv.AccessKey, srv.SecretKey, 2*r.o.Parallelism)
+	if st.db, err = sqldb.Open(ctx, st.sv.pg.URL); err != nil {
+		return nil, err
+	}
+	if len(r.rep.Versions) == 0 {
+		r.rep.Versions = r.versions(ctx, st.db)
+	}
+	return st, nil
+}
+
+func (st *stage) close() {
+	if st.db != nil {
+		st.db.Close()
+	}
+	if st.sv != nil {
+		st.sv.stop()
+	}
+	if st.dir != "" {
+		os.RemoveAll(st.dir)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,7 +16,6 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/r2plan/r2plan/config"
-	"github.com/r2plan/r2plan/providers/sqldb"
 )
 
 // Latency is the latency mode's fixed delays: R2's regime, where every request takes
@@ -57,27 +55,12 @@ func (l *Latency) String() string { return fmt.Sprintf("list:%v,op:%v", l.List, 
 // rclone move with and without --fast-list.
 func (r *runner) runLatency(ctx context.Context) error {
 	o := r.o
-	dir, err := os.MkdirTemp("", "r2plan-bench-")
+	st, err := r.setUp(ctx)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	sv, err := r.startServers(ctx, dir)
-	if err != nil {
-		return err
-	}
-	defer sv.stop()
-	srv, pg, proxy := sv.s3, sv.pg, sv.proxy
-	direct := rawClient(srv.Endpoint, srv.AccessKey, srv.SecretKey, 2*o.Parallelism)
-	viaProxy := rawClient(proxy.Endpoint, srv.AccessKey, srv.SecretKey, 2*o.Parallelism)
-	db, err := sqldb.Open(ctx, pg.URL)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if len(r.rep.Versions) == 0 {
-		r.rep.Versions = r.versions(ctx, db)
-	}
+	defer st.close()
+	dir, srv, proxy, direct, viaProxy, db := st.dir, st.sv.s3, st.sv.proxy, st.direct, st.viaProxy, st.db
 	objs := dataset(o.N)
 	buckets := []string{bucketName, "bench-raw"}
 	if o.Rclone {
