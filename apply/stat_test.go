@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,11 +16,11 @@ import (
 type listing struct {
 	Bucket
 	keys  []string
-	walks int
+	walks atomic.Int64
 }
 
 func (l *listing) ListFrom(ctx context.Context, prefix, startAfter string, fn func(string, int64, string, time.Time) error) error {
-	l.walks++
+	l.walks.Add(1)
 	for _, k := range l.keys {
 		if !strings.HasPrefix(k, prefix) || k <= startAfter {
 			continue
@@ -60,8 +61,8 @@ func TestStatByListing(t *testing.T) {
 	if diff := cmp.Diff(wantFound, got); diff != "" {
 		t.Errorf("found (-want +got):\n%s", diff)
 	}
-	if l.walks > 4 {
-		t.Errorf("%d walks for 4 runs", l.walks)
+	if l.walks.Load() > 4 {
+		t.Errorf("%d walks for 4 runs", l.walks.Load())
 	}
 	if diff := cmp.Diff(map[string]bool{"characters/absent.webp": true}, seen.absent); diff != "" {
 		t.Errorf("absent (-want +got):\n%s", diff)
