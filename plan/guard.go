@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // An UndeclaredColumn is a column that no reference declares and that names objects the
@@ -21,7 +22,8 @@ type UndeclaredColumn struct {
 
 // guard keeps from deletion every object that a column no reference declares names
 // (invariant 2: an object that any column names is never deleted as an orphan, nor as a
-// moved source). It reads those columns only when the plan deletes something.
+// moved source). It reads those columns only when the plan deletes something, and then
+// only the rows that Matcher.Prefilter of the doomed keys admits.
 func (pl *planner) guard(p *Plan) error {
 	in, objs := &pl.in, pl.objs
 	s := &p.Header.Summary
@@ -36,8 +38,23 @@ func (pl *planner) guard(p *Plan) error {
 		i, ok := objs.lookup(key)
 		return ok && objs.rec(i).flags&fEmitDelete != 0
 	}
+	// Only the rows that may name a doomed object need be read.
+	var filter *Prefilter
+	if f, ok := m.Prefilter(func(yield func(string) bool) {
+		for i := range objs.len() {
+			if objs.rec(i).flags&fEmitDelete == 0 {
+				continue
+			}
+			k := objs.keyBytes(i)
+			if !yield(unsafe.String(unsafe.SliceData(k), len(k))) {
+				return
+			}
+		}
+	}); ok {
+		filter = &f
+	}
 	cols := map[string]*UndeclaredColumn{}
-	err := in.Undeclared(func(column, value string) error {
+	err := in.Undeclared(filter, func(column, value string) error {
 		var uc *UndeclaredColumn
 		m.Match(value, doomed, func(key string, _ MatchKind) {
 			if uc == nil {

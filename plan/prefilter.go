@@ -67,7 +67,9 @@ func (m *Matcher) Prefilter(keys func(yield func(string) bool)) (Prefilter, bool
 			ok = false
 			break
 		}
-		segs[seg] = true
+		if !segs[seg] {
+			segs[strings.Clone(seg)] = true // k may be the caller's buffer
+		}
 		if len(segs) > maxPrefilterSegments {
 			ok = false
 			break

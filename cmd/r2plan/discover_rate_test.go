@@ -134,7 +134,7 @@ func TestDiscoverRates(t *testing.T) {
 		start := time.Now()
 		var n, named int64
 		for _, tt := range all {
-			err := scanTable(ctx, db, tt, 0, func() { n++ }, func(col int, value string) error {
+			err := scanTable(ctx, db, tt, 0, nil, func() { n++ }, func(col int, value string) error {
 				if m.Match(value, keys.Has, func(string, plan.MatchKind) {}) != 0 {
 					named++
 				}

@@ -139,8 +139,9 @@ func sqliteText(typ string) bool {
 // ScanText streams the values of columns of t as text: fn gets one slice per row,
 // values[i] nil for NULL. The slice and its bytes are reused for the next row: fn must
 // copy what it keeps. limit > 0 reads at most that many rows (a sample); 0 reads all.
-// It only reads.
-func (db *DB) ScanText(ctx context.Context, t Table, columns []string, limit int, fn func(values [][]byte) error) error {
+// filter, when not nil, reads only the rows that one of whose columns it admits
+// (TextFilter). It only reads, on a connection of its own: calls may run at once.
+func (db *DB) ScanText(ctx context.Context, t Table, columns []string, limit int, filter *TextFilter, fn func(values [][]byte) error) error {
 	var b strings.Builder
 	b.WriteString("SELECT ")
 	for i, col := range columns {
@@ -155,6 +156,13 @@ func (db *DB) ScanText(ctx context.Context, t Table, columns []string, limit int
 	}
 	b.WriteString(" FROM ")
 	b.WriteString(quoteTable(t))
+	var args []any
+	if filter != nil {
+		var where string
+		where, args = filter.where(db.dialect, columns)
+		b.WriteString(" WHERE ")
+		b.WriteString(where)
+	}
 	if limit > 0 {
 		b.WriteString(" LIMIT " + strconv.Itoa(limit))
 	}
@@ -168,7 +176,7 @@ func (db *DB) ScanText(ctx context.Context, t Table, columns []string, limit int
 		dest[i] = &raw[i]
 	}
 	values := make([][]byte, len(columns))
-	err = query(ctx, c, db.dialect, b.String(), nil, func(r *sql.Rows) error {
+	err = query(ctx, c, db.dialect, b.String(), args, func(r *sql.Rows) error {
 		if err := r.Scan(dest...); err != nil {
 			return err
 		}

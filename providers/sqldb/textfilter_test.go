@@ -1,0 +1,92 @@
+package sqldb
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/r2plan/r2plan/plan"
+)
+
+// TestTextFilter checks that the SQL of a TextFilter reads exactly the rows one of whose
+// columns the Go test admits (plan.Prefilter.Admits), on each dialect: case changes in
+// and out of ASCII, JSON, NULLs, a prefix further in than the start.
+func TestTextFilter(t *testing.T) {
+	m := plan.NewMatcher("https://Media.Skies.com/prod", "https://bücher.example")
+	pf, ok := m.Prefilter(slices.Values([]string{"characters/c1/a.webp", "Éclair/x.png", "top.png"}))
+	if !ok {
+		t.Fatal("no prefilter")
+	}
+	values := []string{
+		"characters/c1/a.webp", "xcharacters/c1/a.webp", "Characters/c1/a.webp", "top.png", "top.pngs", " top.png",
+		"https://media.skies.com/prod/characters/c9/z.webp", "HTTPS://MEDIA.SKIES.COM/PROD/CHARACTERS/x", "https://MEDIA.SKIES.COM/prod/characters/x",
+		"https://media.s\u212aies.com/prod/characters/x", "https://media.\u017fkies.com/prod/users/x", "https://media.skies.com/prod/users/1.webp",
+		"https://media.skies.com/staging/characters/x", "https://cdn.example.com/prod/characters/x", "https://media.skies.com/prod/Éclair/x.png",
+		"https://media.skies.com/prod/éclair/x.png", "https://MEDIA.skies.com/prod/ÉCLAIR/x.png", "https://BÜCHER.example/characters/x",
+		"https://bücher.example/users/x", "Éclair/x.png", "éclair/x.png", `{"k": "characters/c1/a.webp"}`, `{"k": "users/1"}`,
+		`{"u": "https:\/\/media.skies.com"}`, "100% sure", "<p>Hello <img src=\"https://media.skies.com/prod/characters/c1/a.webp\"></p>",
+		"Prose about characters/ and top.png in the middle", "ÀÉÎÕÜ àéîõü", "", "日本語のテキスト characters/",
+	}
+	// Rows of two columns: each value beside NULL, and beside each other value now and then.
+	var rows [][]any
+	for i, v := range values {
+		rows = append(rows, []any{fmt.Sprint(i), v, nil}, []any{fmt.Sprint(i) + "b", nil, v})
+		rows = append(rows, []any{fmt.Sprint(i) + "c", v, values[(i*7+3)%len(values)]})
+	}
+	rows = append(rows, []any{"null", nil, nil})
+	forEachDialect(t, func(t *testing.T, db *DB) {
+		collate := ""
+		if db.Dialect() == Postgres {
+			// A collation whose lower() folds more than A-Z, where the server has one:
+			// the filter must not use it.
+			var name string
+			err := db.Bun().DB.QueryRowContext(t.Context(), `SELECT coalesce(min(collname), '') FROM pg_collation
+				WHERE collname IN ('und-x-icu', 'C.utf8', 'en_US.utf8') AND collencoding IN (-1, 6)`).Scan(&name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if name != "" {
+				collate = " COLLATE " + quoteIdent(name)
+			}
+			t.Logf("column b's collation: %q", name)
+		}
+		mustExec(t, db, `CREATE TABLE "F" ("id" TEXT PRIMARY KEY, "a" TEXT, "b" TEXT`+collate+`)`)
+		insertRows(t, db, Table{Name: "F"}, []string{"id", "a", "b"}, rows)
+		scan := func(f *TextFilter) []string {
+			t.Helper()
+			var got []string
+			err := db.ScanText(t.Context(), Table{Name: "F"}, []string{"id", "a", "b"}, 0, f, func(values [][]byte) error {
+				id := string(values[0])
+				if f == nil {
+					admit := false
+					for _, v := range values[1:] {
+						admit = admit || v != nil && pf.Admits(string(v))
+					}
+					if !admit {
+						return nil
+					}
+				}
+				got = append(got, id)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(got)
+			return got
+		}
+		want := scan(nil)
+		if len(want) == 0 || len(want) == len(rows) {
+			t.Fatalf("the Go test admits %d rows of %d: a useless table", len(want), len(rows))
+		}
+		got := scan(&TextFilter{Prefixes: pf.Prefixes, Contains: pf.Contains, ContainsFold: pf.ContainsFold})
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("rows the SQL filter reads (-admitted in Go +read):\n%s", diff)
+		}
+		if got := scan(&TextFilter{}); len(got) != 0 {
+			t.Errorf("an empty filter read %q", got)
+		}
+	})
+}
