@@ -11,10 +11,13 @@ import (
 // A Prefilter is a cheap test on a database value that every value naming one of a set
 // of keys passes (Matcher.Prefilter): a database evaluates it in SQL, so that the
 // deletion guard reads only the rows that may keep a doomed object. A value is admitted
-// when it starts with one of Prefixes, contains one of Contains, or, with its ASCII
-// letters lower-cased (A-Z only, as SQLite's lower() and PostgreSQL's lower() under
-// COLLATE "C" do), contains one of ContainsFold (each already lower-case).
+// when it contains one of Escapes; or when it contains one of Segments and also starts
+// with one of Prefixes, contains one of Contains, or, with its ASCII letters
+// lower-cased (A-Z only, as SQLite's lower() and PostgreSQL's lower() under COLLATE
+// "C" do), contains one of ContainsFold (each already lower-case). Segments is the
+// cheap first test: most values hold none.
 type Prefilter struct {
+	Escapes, Segments                []string
 	Prefixes, Contains, ContainsFold []string
 }
 
@@ -35,21 +38,23 @@ const maxPrefilterSegments = 32
 //     text (URLTokens: a substring of v), a shorter reading of it (trimEach: a prefix
 //     of the token), or a string of a JSON document of v. eachKey reads s as
 //     scheme "://" host path, with host EqualFold to the base's host and path starting
-//     with the base's prefix "/"; its candidates are the rest of the path (whole or
-//     cut before "?" or "#"), each also PathUnescape'd when it holds a "%". So either
-//     s holds "%" or s holds host' + prefix + "/" + k, host' being the base's host up to
-//     case. For an ASCII host, host' is the host with its ASCII letters in any case, or
-//     holds one of the non-ASCII runes that Unicode folds onto an ASCII letter (the
-//     Kelvin sign K for k, the long s ſ for s): ContainsFold holds lower(host + prefix +
-//     "/" + seg), Contains those runes. For a host that is not ASCII (whose case an
-//     ASCII lower() cannot fold), Contains holds prefix + "/" + seg.
+//     with the base's prefix "/" (case and all); its candidates are the rest of the
+//     path (whole or cut before "?" or "#"), each also PathUnescape'd when it holds a
+//     "%". So either s holds "%" or s holds host' + prefix + "/" + k, host' being the
+//     base's host up to case. For an ASCII host, host' is the host with its ASCII
+//     letters in any case, or holds one of the non-ASCII runes that Unicode folds onto
+//     an ASCII letter (the Kelvin sign K for k, the long s ſ for s): ContainsFold holds
+//     lower(host + prefix + "/" + seg), Contains those runes. For a host that is not
+//     ASCII (whose case an ASCII lower() cannot fold), Contains holds prefix + "/" +
+//     seg.
 //   - Embedded, as a JSON string equal to k: jsonStrings reads the bytes between two
 //     quotes, unescaped only when they hold a backslash. Without one, v holds `"` + k,
 //     so `"` + seg (Contains).
 //
 // A string of a JSON document that was unescaped holds a backslash in v; anything
-// else above is a substring of v. So v names k only if it passes one of these tests or
-// holds "%" or "\" (both in Contains).
+// else above is a substring of v. So v names k only if it holds "%" or "" (Escapes)
+// or passes one of the other tests; and each of those holds seg as it is (the key is
+// never compared up to case, only the host), so v then holds seg (Segments).
 func (m *Matcher) Prefilter(keys func(yield func(string) bool)) (Prefilter, bool) {
 	segs := map[string]bool{}
 	ok := true
@@ -78,14 +83,12 @@ func (m *Matcher) Prefilter(keys func(yield func(string) bool)) (Prefilter, bool
 	if !ok || len(segs) == 0 {
 		return Prefilter{}, false
 	}
-	var p Prefilter
+	p := Prefilter{Escapes: []string{"%", `\`}}
 	add := func(to *[]string, s string) {
 		if !slices.Contains(*to, s) {
 			*to = append(*to, s)
 		}
 	}
-	add(&p.Contains, "%")
-	add(&p.Contains, `\`)
 	for _, u := range m.urls {
 		host := u.base.Host
 		if !isASCII(host) {
@@ -96,6 +99,7 @@ func (m *Matcher) Prefilter(keys func(yield func(string) bool)) (Prefilter, bool
 		}
 	}
 	for _, seg := range slices.Sorted(maps.Keys(segs)) {
+		add(&p.Segments, seg)
 		add(&p.Prefixes, seg)
 		add(&p.Contains, `"`+seg)
 		for _, u := range m.urls {
@@ -112,15 +116,19 @@ func (m *Matcher) Prefilter(keys func(yield func(string) bool)) (Prefilter, bool
 // Admits reports whether v passes the test (see Prefilter): the condition a database
 // evaluates in SQL, in Go.
 func (p Prefilter) Admits(v string) bool {
+	if containsAny(v, p.Escapes) {
+		return true
+	}
+	if !containsAny(v, p.Segments) {
+		return false
+	}
 	for _, s := range p.Prefixes {
 		if strings.HasPrefix(v, s) {
 			return true
 		}
 	}
-	for _, s := range p.Contains {
-		if strings.Contains(v, s) {
-			return true
-		}
+	if containsAny(v, p.Contains) {
+		return true
 	}
 	if len(p.ContainsFold) == 0 {
 		return false
@@ -128,6 +136,15 @@ func (p Prefilter) Admits(v string) bool {
 	lv := asciiLower(v)
 	for _, s := range p.ContainsFold {
 		if strings.Contains(lv, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func containsAny(v string, subs []string) bool {
+	for _, s := range subs {
+		if strings.Contains(v, s) {
 			return true
 		}
 	}

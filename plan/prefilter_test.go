@@ -19,8 +19,10 @@ func TestPrefilter(t *testing.T) {
 		t.Fatal("Prefilter: no filter for three keys")
 	}
 	want := Prefilter{
+		Escapes:      []string{"%", `\`},
+		Segments:     []string{"characters/", "top.png"},
 		Prefixes:     []string{"characters/", "top.png"},
-		Contains:     []string{"%", `\`, "\u212a", "\u017f", "/p/characters/", `"characters/`, `"top.png`, "/p/top.png"},
+		Contains:     []string{"\u212a", "\u017f", "/p/characters/", `"characters/`, `"top.png`, "/p/top.png"},
 		ContainsFold: []string{"media.skies.com/prod/characters/", "media.skies.com/prod/top.png"},
 	}
 	// The fold runes come from the ASCII host: the Kelvin sign for k, the long s for s.

@@ -45,7 +45,7 @@ func (u *Undeclared) Referenced(ctx context.Context, keys []string) (map[string]
 	}
 	var filter *sqldb.TextFilter
 	if p, ok := u.m.Prefilter(slices.Values(keys)); ok {
-		filter = &sqldb.TextFilter{Prefixes: p.Prefixes, Contains: p.Contains, ContainsFold: p.ContainsFold}
+		filter = &sqldb.TextFilter{Any: p.Escapes, Gate: p.Segments, Prefixes: p.Prefixes, Contains: p.Contains, ContainsFold: p.ContainsFold}
 	}
 	// Each table's finds, merged in table order: the first table that names a key is
 	// the one reported, as when the tables are read one after the other.

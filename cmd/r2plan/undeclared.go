@@ -105,7 +105,7 @@ func textFilter(p *plan.Prefilter) *sqldb.TextFilter {
 	if p == nil {
 		return nil
 	}
-	return &sqldb.TextFilter{Prefixes: p.Prefixes, Contains: p.Contains, ContainsFold: p.ContainsFold}
+	return &sqldb.TextFilter{Any: p.Escapes, Gate: p.Segments, Prefixes: p.Prefixes, Contains: p.Contains, ContainsFold: p.ContainsFold}
 }
 
 // undeclaredValues is the planner's Inputs.Undeclared: it lists the undeclared columns

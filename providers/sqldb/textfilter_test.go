@@ -15,10 +15,21 @@ import (
 // and out of ASCII, JSON, NULLs, a prefix further in than the start.
 func TestTextFilter(t *testing.T) {
 	m := plan.NewMatcher("https://Media.Skies.com/prod", "https://bücher.example")
-	pf, ok := m.Prefilter(slices.Values([]string{"characters/c1/a.webp", "Éclair/x.png", "top.png"}))
+	few, ok := m.Prefilter(slices.Values([]string{"characters/c1/a.webp", "Éclair/x.png", "top.png", `a+b(c)[d]^$.*?{2}|\\/e.png`}))
 	if !ok {
 		t.Fatal("no prefilter")
 	}
+	// The most a prefilter holds: 32 segments under 6 bases.
+	keys := []string{"characters/c1/a.webp", "Éclair/x.png", "top.png", `a+b(c)[d]^$.*?{2}|\\/e.png`}
+	for i := len(keys); i < 32; i++ {
+		keys = append(keys, fmt.Sprintf("seg%d.(x)/k.png", i))
+	}
+	wide := plan.NewMatcher(append([]string{"https://Media.Skies.com/prod", "https://bücher.example"}, plan.EndpointURLs("", "media-bucket", "eu-west-1")...)...)
+	most, ok := wide.Prefilter(slices.Values(keys))
+	if !ok {
+		t.Fatal("no prefilter of 32 segments")
+	}
+	filters := map[string]plan.Prefilter{"few": few, "most": most}
 	values := []string{
 		"characters/c1/a.webp", "xcharacters/c1/a.webp", "Characters/c1/a.webp", "top.png", "top.pngs", " top.png",
 		"https://media.skies.com/prod/characters/c9/z.webp", "HTTPS://MEDIA.SKIES.COM/PROD/CHARACTERS/x", "https://MEDIA.SKIES.COM/prod/characters/x",
@@ -27,7 +38,8 @@ func TestTextFilter(t *testing.T) {
 		"https://media.skies.com/prod/éclair/x.png", "https://MEDIA.skies.com/prod/ÉCLAIR/x.png", "https://BÜCHER.example/characters/x",
 		"https://bücher.example/users/x", "Éclair/x.png", "éclair/x.png", `{"k": "characters/c1/a.webp"}`, `{"k": "users/1"}`,
 		`{"u": "https:\/\/media.skies.com"}`, "100% sure", "<p>Hello <img src=\"https://media.skies.com/prod/characters/c1/a.webp\"></p>",
-		"Prose about characters/ and top.png in the middle", "ÀÉÎÕÜ àéîõü", "", "日本語のテキスト characters/",
+		"Prose about characters/ and top.png in the middle", `a+b(c)[d]^$.*?{2}|\\/e.png`, "aab(c)[d]^$.*?{2}|/e.png",
+		`https://media.skies.com/prod/A+B(C)[D]^$.*?{2}|\\/`, "https://media.skies.com/prod/a+b(c)[d]^$.*?{2}|/", "ab/x", "ÀÉÎÕÜ àéîõü", "", "日本語のテキスト characters/",
 	}
 	// Rows of two columns: each value beside NULL, and beside each other value now and then.
 	var rows [][]any
@@ -54,39 +66,41 @@ func TestTextFilter(t *testing.T) {
 		}
 		mustExec(t, db, `CREATE TABLE "F" ("id" TEXT PRIMARY KEY, "a" TEXT, "b" TEXT`+collate+`)`)
 		insertRows(t, db, Table{Name: "F"}, []string{"id", "a", "b"}, rows)
-		scan := func(f *TextFilter) []string {
-			t.Helper()
-			var got []string
-			err := db.ScanText(t.Context(), Table{Name: "F"}, []string{"id", "a", "b"}, 0, f, func(values [][]byte) error {
-				id := string(values[0])
-				if f == nil {
-					admit := false
-					for _, v := range values[1:] {
-						admit = admit || v != nil && pf.Admits(string(v))
+		for name, pf := range filters {
+			scan := func(f *TextFilter) []string {
+				t.Helper()
+				var got []string
+				err := db.ScanText(t.Context(), Table{Name: "F"}, []string{"id", "a", "b"}, 0, f, func(values [][]byte) error {
+					id := string(values[0])
+					if f == nil {
+						admit := false
+						for _, v := range values {
+							admit = admit || v != nil && pf.Admits(string(v))
+						}
+						if !admit {
+							return nil
+						}
 					}
-					if !admit {
-						return nil
-					}
+					got = append(got, id)
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
 				}
-				got = append(got, id)
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
+				slices.Sort(got)
+				return got
 			}
-			slices.Sort(got)
-			return got
-		}
-		want := scan(nil)
-		if len(want) == 0 || len(want) == len(rows) {
-			t.Fatalf("the Go test admits %d rows of %d: a useless table", len(want), len(rows))
-		}
-		got := scan(&TextFilter{Prefixes: pf.Prefixes, Contains: pf.Contains, ContainsFold: pf.ContainsFold})
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("rows the SQL filter reads (-admitted in Go +read):\n%s", diff)
-		}
-		if got := scan(&TextFilter{}); len(got) != 0 {
-			t.Errorf("an empty filter read %q", got)
+			want := scan(nil)
+			if len(want) == 0 || len(want) == len(rows) {
+				t.Fatalf("%s: the Go test admits %d rows of %d: a useless table", name, len(want), len(rows))
+			}
+			got := scan(&TextFilter{Any: pf.Escapes, Gate: pf.Segments, Prefixes: pf.Prefixes, Contains: pf.Contains, ContainsFold: pf.ContainsFold})
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("%s: rows the SQL filter reads (-admitted in Go +read):\n%s", name, diff)
+			}
+			if got := scan(&TextFilter{}); len(got) != 0 {
+				t.Errorf("an empty filter read %q", got)
+			}
 		}
 	})
 }
