@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // A TextTable is a table with the columns that may hold text naming objects: text,
@@ -166,6 +168,12 @@ func (db *DB) ScanText(ctx context.Context, t Table, columns []string, limit int
 	if limit > 0 {
 		b.WriteString(" LIMIT " + strconv.Itoa(limit))
 	}
+	if db.dialect == Postgres {
+		if err := db.pgRawRows(ctx, b.String(), args, fn); err != nil {
+			return fmt.Errorf("read table %q: %w", t, err)
+		}
+		return nil
+	}
 	c, err := rawConn(db.bun)
 	if err != nil {
 		return err
@@ -189,6 +197,36 @@ func (db *DB) ScanText(ctx context.Context, t Table, columns []string, limit int
 		return fmt.Errorf("read table %q: %w", t, err)
 	}
 	return nil
+}
+
+// pgRawRows runs q on a connection of its own through pgx itself, not database/sql,
+// and calls fn with each row's values as the server sent them (nil for NULL), valid
+// until the next row: no string, no copy per value (database/sql's pgx driver makes
+// a string of every text value). Every column of q must be text, whose binary and
+// text formats are the same bytes.
+func (db *DB) pgRawRows(ctx context.Context, q string, args []any, fn func(values [][]byte) error) error {
+	c, err := db.bun.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("a PostgreSQL connection of type %T", dc)
+		}
+		rows, err := sc.Conn().Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := fn(rows.RawValues()); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
 }
 
 // ColumnLabel names a column of the table for people: "table.column", with the schema

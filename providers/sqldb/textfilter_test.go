@@ -3,6 +3,7 @@ package sqldb
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -48,7 +49,36 @@ func TestTextFilter(t *testing.T) {
 		rows = append(rows, []any{fmt.Sprint(i) + "c", v, values[(i*7+3)%len(values)]})
 	}
 	rows = append(rows, []any{"null", nil, nil})
-	forEachDialect(t, func(t *testing.T, db *DB) {
+	// PostgreSQL binding on the server, and binding in the client as under pgbouncer=true.
+	modes := map[string]string{"postgres": "", "postgres, pgbouncer": "pgbouncer=true", "sqlite": ""}
+	for mode, params := range modes {
+		t.Run(mode, func(t *testing.T) {
+			dialect := Postgres
+			if mode == "sqlite" {
+				dialect = SQLite
+			}
+			url := newURL(t, dialect)
+			if params != "" {
+				sep := "?"
+				if strings.Contains(url, "?") {
+					sep = "&"
+				}
+				url += sep + params
+			}
+			db, err := Open(t.Context(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			checkTextFilter(t, db, filters, rows)
+		})
+	}
+}
+
+// checkTextFilter loads rows into a table and checks that each filter's SQL reads the
+// rows the Go test admits.
+func checkTextFilter(t *testing.T, db *DB, filters map[string]plan.Prefilter, rows [][]any) {
+	{
 		collate := ""
 		if db.Dialect() == Postgres {
 			// A collation whose lower() folds more than A-Z, where the server has one:
@@ -102,5 +132,5 @@ func TestTextFilter(t *testing.T) {
 				t.Errorf("an empty filter read %q", got)
 			}
 		}
-	})
+	}
 }
