@@ -52,7 +52,7 @@ const maxPrefilterSegments = 32
 //     so `"` + seg (Contains).
 //
 // A string of a JSON document that was unescaped holds a backslash in v; anything
-// else above is a substring of v. So v names k only if it holds "%" or "" (Escapes)
+// else above is a substring of v. So v names k only if it holds "%" or "\" (Escapes)
 // or passes one of the other tests; and each of those holds seg as it is (the key is
 // never compared up to case, only the host), so v then holds seg (Segments).
 func (m *Matcher) Prefilter(keys func(yield func(string) bool)) (Prefilter, bool) {
