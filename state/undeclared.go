@@ -35,6 +35,9 @@ func NewUndeclared(db *sqldb.DB, tables []sqldb.TextTable, m *plan.Matcher) *Und
 // the rows that the matcher's prefilter of keys admits (see plan.Matcher.Prefilter),
 // a few tables at once.
 func (u *Undeclared) Referenced(ctx context.Context, keys []string) (map[string]string, error) {
+	if len(keys) == 0 {
+		return map[string]string{}, nil
+	}
 	want := make(map[string]string, len(keys)) // each key to itself: a string to keep
 	for _, k := range keys {
 		want[k] = k

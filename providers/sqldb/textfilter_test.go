@@ -16,12 +16,12 @@ import (
 // and out of ASCII, JSON, NULLs, a prefix further in than the start.
 func TestTextFilter(t *testing.T) {
 	m := plan.NewMatcher("https://Media.Skies.com/prod", "https://bücher.example")
-	few, ok := m.Prefilter(slices.Values([]string{"characters/c1/a.webp", "Éclair/x.png", "top.png", `a+b(c)[d]^$.*?{2}|\\/e.png`}))
+	few, ok := m.Prefilter(slices.Values([]string{"characters/c1/a.webp", "Éclair/x.png", "top.png", `a+b(c)[d]^$.*?{2}|\\/e.png`, "100%_x/y.png", "a_b/x.png"}))
 	if !ok {
 		t.Fatal("no prefilter")
 	}
 	// The most a prefilter holds: 32 segments under 6 bases.
-	keys := []string{"characters/c1/a.webp", "Éclair/x.png", "top.png", `a+b(c)[d]^$.*?{2}|\\/e.png`}
+	keys := []string{"characters/c1/a.webp", "Éclair/x.png", "top.png", `a+b(c)[d]^$.*?{2}|\\/e.png`, "100%_x/y.png", "a_b/x.png"}
 	for i := len(keys); i < 32; i++ {
 		keys = append(keys, fmt.Sprintf("seg%d.(x)/k.png", i))
 	}
@@ -40,7 +40,9 @@ func TestTextFilter(t *testing.T) {
 		"https://bücher.example/users/x", "Éclair/x.png", "éclair/x.png", `{"k": "characters/c1/a.webp"}`, `{"k": "users/1"}`,
 		`{"u": "https:\/\/media.skies.com"}`, "100% sure", "<p>Hello <img src=\"https://media.skies.com/prod/characters/c1/a.webp\"></p>",
 		"Prose about characters/ and top.png in the middle", `a+b(c)[d]^$.*?{2}|\\/e.png`, "aab(c)[d]^$.*?{2}|/e.png",
-		`https://media.skies.com/prod/A+B(C)[D]^$.*?{2}|\\/`, "https://media.skies.com/prod/a+b(c)[d]^$.*?{2}|/", "ab/x", "ÀÉÎÕÜ àéîõü", "", "日本語のテキスト characters/",
+		`https://media.skies.com/prod/A+B(C)[D]^$.*?{2}|\\/`, "https://media.skies.com/prod/a+b(c)[d]^$.*?{2}|/", "ab/x",
+		"100%_x/y.png", "100a_x/y.png", "100%ax/y.png", "https://media.skies.com/prod/100%25_x/y.png", "https://media.skies.com/prod/100X_x/",
+		"a_b/x.png", "aXb/x.png", `{"k": "aXb/x.png"}`, "https://MEDIA.skies.com/prod/aXb/x.png", "ÀÉÎÕÜ àéîõü", "", "日本語のテキスト characters/",
 	}
 	// Rows of two columns: each value beside NULL, and beside each other value now and then.
 	var rows [][]any
