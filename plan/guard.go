@@ -14,7 +14,7 @@ type UndeclaredColumn struct {
 	// Column is "table.column", or "schema.table.column" outside the default schema.
 	Column string `json:"column"`
 	// Rows counts the values that name a kept object; Objects the objects this column
-	// was the first to name; Keys lists a few of them.
+	// is the first by name to name; Keys lists a few of them.
 	Rows    int      `json:"rows"`
 	Objects int      `json:"objects"`
 	Keys    []string `json:"keys,omitempty"`
@@ -54,6 +54,9 @@ func (pl *planner) guard(p *Plan) error {
 		filter = &f
 	}
 	cols := map[string]*UndeclaredColumn{}
+	// The column credited with each kept object: of the columns that name it, the first
+	// by name, whatever order Undeclared reads the tables in (it reads several at once).
+	credit := map[int]*UndeclaredColumn{}
 	err := in.Undeclared(filter, func(column, value string) error {
 		var uc *UndeclaredColumn
 		m.Match(value, doomed, func(key string, _ MatchKind) {
@@ -65,12 +68,23 @@ func (pl *planner) guard(p *Plan) error {
 				uc.Rows++
 			}
 			i, _ := objs.lookup(key)
-			if f := &objs.rec(i).flags; *f&fUndeclared == 0 {
+			f := &objs.rec(i).flags
+			prev := credit[i]
+			switch {
+			case *f&fUndeclared == 0:
 				*f |= fUndeclared
-				uc.Objects++
-				if len(uc.Keys) < 3 {
-					uc.Keys = append(uc.Keys, strings.Clone(key))
+			case prev != nil && uc.Column < prev.Column:
+				prev.Objects--
+				if j := slices.Index(prev.Keys, key); j >= 0 {
+					prev.Keys = slices.Delete(prev.Keys, j, j+1)
 				}
+			default:
+				return
+			}
+			credit[i] = uc
+			uc.Objects++
+			if len(uc.Keys) < 3 {
+				uc.Keys = append(uc.Keys, strings.Clone(key))
 			}
 		})
 		return nil

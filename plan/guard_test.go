@@ -87,3 +87,38 @@ func TestGuardOnlyWithDeletions(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// An object two undeclared columns name is credited to the first column by name,
+// whatever order the tables are read in (the guard reads several at once).
+func TestGuardCreditsFirstColumnByName(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	old := now.Add(-48 * time.Hour)
+	in := inputs([]Object{{Key: "a/1.png", Size: 1, ETag: "a", Modified: old}, {Key: "a/2.png", Size: 1, ETag: "b", Modified: old}}, nil)
+	in.Now = now
+	in.Orphans = &Orphans{Scope: []string{"a/"}, MinAge: time.Hour}
+	in.Matcher = NewMatcher("https://media.charhub.app")
+	for _, order := range [][][2]string{
+		{{"B.url", "a/1.png"}, {"B.url", "a/2.png"}, {"A.url", "a/1.png"}},
+		{{"A.url", "a/1.png"}, {"B.url", "a/1.png"}, {"B.url", "a/2.png"}},
+	} {
+		in.Undeclared = func(_ *Prefilter, yield func(column, value string) error) error {
+			for _, v := range order {
+				if err := yield(v[0], v[1]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		p, err := makeInMemory(t, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []UndeclaredColumn{
+			{Column: "A.url", Rows: 1, Objects: 1, Keys: []string{"a/1.png"}},
+			{Column: "B.url", Rows: 2, Objects: 1, Keys: []string{"a/2.png"}},
+		}
+		if diff := cmp.Diff(want, p.Header.Summary.Undeclared); diff != "" {
+			t.Errorf("read in the order %q: undeclared (-want +got):\n%s", order, diff)
+		}
+	}
+}
