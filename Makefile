@@ -30,6 +30,7 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzURLRoundTrip$$' -fuzztime $(FUZZTIME) ./plan
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) ./plan
+	$(GO) test -run '^$$' -fuzz '^FuzzPrefilter$$' -fuzztime $(FUZZTIME) ./plan
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadSource$$' -fuzztime $(FUZZTIME) ./config
 
 # The fault, crash and database suites with more seeds and objects, bounded to a few
@@ -56,7 +57,9 @@ release:
 # The performance benchmark of issue 4 (not part of `test`): versitygw and PostgreSQL on
 # loopback, BENCH_N objects (default 20000), the raw ceilings, r2plan, and rclone as the
 # peer (installed with apt-get where it is missing and apt is there). BENCH_RUNS=3 prints
-# medians. `bench-smoke` runs the same code on 300 objects, as `go test ./...` does.
+# medians. Then the discovery section of issue 14 on BENCH_DISCOVER_ROWS rows (default
+# 200000; `bench-discover` runs it alone). `bench-smoke` runs the same code on 300
+# objects and 2000 rows, as `go test ./...` does.
 .PHONY: bench bench-smoke
 bench: build
 	@if ! command -v rclone >/dev/null 2>&1; then \
@@ -72,6 +75,12 @@ bench: build
 
 bench-smoke:
 	$(GO) test -count=1 -run '^TestBenchSmoke$$' -v ./internal/bench
+
+# The discovery section alone: discover's scan against a raw SELECT, and a deletion plan
+# with the deletion guard against --skip-discovery, on BENCH_DISCOVER_ROWS rows.
+.PHONY: bench-discover
+bench-discover: build
+	BENCH_MODE=discover R2PLAN=bin/r2plan $(GO) run ./internal/bench
 
 # The scale benchmark of issue 4: plan of BENCH_N objects (default 1,000,000) and as many
 # rows, its peak RSS at N/4 and N and the slope, its wall time against list + scan, and

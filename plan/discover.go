@@ -335,7 +335,13 @@ func jsonStrings(v string, fn func(string)) {
 
 // A KeySet is the bucket's keys, held as compactly as a plan holds its listing (keys
 // packed in blocks, an open-addressing index), for discovery.
-type KeySet struct{ objs *objectSet }
+type KeySet struct {
+	objs *objectSet
+	// heads has a bit set for the first two bytes of each key: most of the strings
+	// discovery asks about (every value, every JSON string, every URL's path) start
+	// like no key, and Has then answers without hashing.
+	heads [1 << 16 / 64]uint64
+}
 
 // CollectKeys reads a listing into a KeySet.
 func CollectKeys(list func(yield func(Object) error) error) (*KeySet, error) {
@@ -344,11 +350,30 @@ func CollectKeys(list func(yield func(Object) error) error) (*KeySet, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &KeySet{objs: objs}, nil
+	k := &KeySet{objs: objs}
+	for i := range objs.len() {
+		h := head(objs.keyBytes(i))
+		k.heads[h/64] |= 1 << (h % 64)
+	}
+	return k, nil
+}
+
+// head is the first two bytes of a key (a key of one byte: that byte and 0).
+func head[S string | []byte](key S) uint16 {
+	switch len(key) {
+	case 0:
+		return 0
+	case 1:
+		return uint16(key[0]) << 8
+	}
+	return uint16(key[0])<<8 | uint16(key[1])
 }
 
 // Has reports whether key was listed.
 func (k *KeySet) Has(key string) bool {
+	if h := head(key); k.heads[h/64]&(1<<(h%64)) == 0 {
+		return false
+	}
 	_, ok := k.objs.lookup(key)
 	return ok
 }

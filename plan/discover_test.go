@@ -152,3 +152,31 @@ func BenchmarkMatch(b *testing.B) {
 		}
 	}
 }
+
+func TestKeySet(t *testing.T) {
+	listed := []string{"a", "ab", "obj/1.webp", "é/x.png", "\x00z"}
+	ks, err := CollectKeys(func(yield func(Object) error) error {
+		for _, k := range listed {
+			if err := yield(Object{Key: k, ETag: "e"}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range listed {
+		if !ks.Has(k) {
+			t.Errorf("Has(%q) = false for a listed key", k)
+		}
+	}
+	for _, k := range []string{"", "b", "a\x00", "abc", "obj/2.webp", "é/y.png", "\x00", "obj/1.webp "} {
+		if ks.Has(k) {
+			t.Errorf("Has(%q) = true for a key not listed", k)
+		}
+	}
+	if ks.Len() != len(listed) {
+		t.Errorf("Len = %d, want %d", ks.Len(), len(listed))
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // An UndeclaredColumn is a column that no reference declares and that names objects the
@@ -13,7 +14,7 @@ type UndeclaredColumn struct {
 	// Column is "table.column", or "schema.table.column" outside the default schema.
 	Column string `json:"column"`
 	// Rows counts the values that name a kept object; Objects the objects this column
-	// was the first to name; Keys lists a few of them.
+	// is the first by name to name; Keys lists a few of them.
 	Rows    int      `json:"rows"`
 	Objects int      `json:"objects"`
 	Keys    []string `json:"keys,omitempty"`
@@ -21,7 +22,8 @@ type UndeclaredColumn struct {
 
 // guard keeps from deletion every object that a column no reference declares names
 // (invariant 2: an object that any column names is never deleted as an orphan, nor as a
-// moved source). It reads those columns only when the plan deletes something.
+// moved source). It reads those columns only when the plan deletes something, and then
+// only the rows that Matcher.Prefilter of the doomed keys admits.
 func (pl *planner) guard(p *Plan) error {
 	in, objs := &pl.in, pl.objs
 	s := &p.Header.Summary
@@ -36,8 +38,26 @@ func (pl *planner) guard(p *Plan) error {
 		i, ok := objs.lookup(key)
 		return ok && objs.rec(i).flags&fEmitDelete != 0
 	}
+	// Only the rows that may name a doomed object need be read.
+	var filter *Prefilter
+	if f, ok := m.Prefilter(func(yield func(string) bool) {
+		for i := range objs.len() {
+			if objs.rec(i).flags&fEmitDelete == 0 {
+				continue
+			}
+			k := objs.keyBytes(i)
+			if !yield(unsafe.String(unsafe.SliceData(k), len(k))) {
+				return
+			}
+		}
+	}); ok {
+		filter = &f
+	}
 	cols := map[string]*UndeclaredColumn{}
-	err := in.Undeclared(func(column, value string) error {
+	// The column credited with each kept object: of the columns that name it, the first
+	// by name, whatever order Undeclared reads the tables in (it reads several at once).
+	credit := map[int]*UndeclaredColumn{}
+	err := in.Undeclared(filter, func(column, value string) error {
 		var uc *UndeclaredColumn
 		m.Match(value, doomed, func(key string, _ MatchKind) {
 			if uc == nil {
@@ -48,12 +68,23 @@ func (pl *planner) guard(p *Plan) error {
 				uc.Rows++
 			}
 			i, _ := objs.lookup(key)
-			if f := &objs.rec(i).flags; *f&fUndeclared == 0 {
+			f := &objs.rec(i).flags
+			prev := credit[i]
+			switch {
+			case *f&fUndeclared == 0:
 				*f |= fUndeclared
-				uc.Objects++
-				if len(uc.Keys) < 3 {
-					uc.Keys = append(uc.Keys, strings.Clone(key))
+			case prev != nil && uc.Column < prev.Column:
+				prev.Objects--
+				if j := slices.Index(prev.Keys, key); j >= 0 {
+					prev.Keys = slices.Delete(prev.Keys, j, j+1)
 				}
+			default:
+				return
+			}
+			credit[i] = uc
+			uc.Objects++
+			if len(uc.Keys) < 3 {
+				uc.Keys = append(uc.Keys, strings.Clone(key))
 			}
 		})
 		return nil

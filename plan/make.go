@@ -38,7 +38,10 @@ type Inputs struct {
 	// Undeclared, when set, streams the values of the columns that no reference
 	// declares and no ignore entry excludes, each with its column's name; Matcher reads
 	// them. A plan with deletions keeps every object one of them names (see guard).
-	Undeclared func(yield func(column, value string) error) error
+	// filter, when not nil, is a test that every value naming a doomed object passes
+	// (Matcher.Prefilter): Undeclared may leave out the rows none of whose values it
+	// admits, or stream every row.
+	Undeclared func(filter *Prefilter, yield func(column, value string) error) error
 	Matcher    *Matcher
 }
 

@@ -192,7 +192,7 @@ func (o *objectSet) lookup(key string) (int, bool) {
 		if p == 0 {
 			return 0, false
 		}
-		if string(o.keyBytes(int(p-1))) == key {
+		if int(o.recs.at(int(p-1)).keyLen) == len(key) && string(o.keyBytes(int(p-1))) == key {
 			return int(p - 1), true
 		}
 	}

@@ -3,7 +3,10 @@ package state
 import (
 	"context"
 	"fmt"
+	"slices"
 	"unsafe"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/r2plan/r2plan/apply"
 	"github.com/r2plan/r2plan/plan"
@@ -28,8 +31,13 @@ func NewUndeclared(db *sqldb.DB, tables []sqldb.TextTable, m *plan.Matcher) *Und
 
 // Referenced returns, for each of keys that a value of an undeclared column names now
 // (as a key, a URL of the bucket, or inside text or JSON), that column as
-// "undeclared column table.column". One pass over every column per call.
+// "undeclared column table.column". One pass over every column per call, reading only
+// the rows that the matcher's prefilter of keys admits (see plan.Matcher.Prefilter),
+// a few tables at once.
 func (u *Undeclared) Referenced(ctx context.Context, keys []string) (map[string]string, error) {
+	if len(keys) == 0 {
+		return map[string]string{}, nil
+	}
 	want := make(map[string]string, len(keys)) // each key to itself: a string to keep
 	for _, k := range keys {
 		want[k] = k
@@ -38,33 +46,61 @@ func (u *Undeclared) Referenced(ctx context.Context, keys []string) (map[string]
 		_, ok := want[k]
 		return ok
 	}
-	found := make(map[string]string)
-	for _, t := range u.tables {
-		cols := make([]string, len(t.Columns))
-		for i, c := range t.Columns {
-			cols[i] = c.Name
-		}
-		err := u.db.ScanText(ctx, t.Table, cols, 0, func(values [][]byte) error {
-			for i, v := range values {
-				if len(v) == 0 {
-					continue
-				}
-				u.m.Match(unsafe.String(unsafe.SliceData(v), len(v)), isWanted, func(key string, _ plan.MatchKind) {
-					// Keep the caller's string, not the driver's bytes.
-					k := want[key]
-					if _, seen := found[k]; !seen {
-						found[k] = "undeclared column " + t.ColumnLabel(cols[i])
+	var filter *sqldb.TextFilter
+	if p, ok := u.m.Prefilter(slices.Values(keys)); ok {
+		filter = &sqldb.TextFilter{Any: p.Escapes, Gate: p.Segments, Prefixes: p.Prefixes, Contains: p.Contains, ContainsFold: p.ContainsFold}
+	}
+	// Each table's finds, merged in table order: the first table that names a key is
+	// the one reported, as when the tables are read one after the other.
+	byTable := make([]map[string]string, len(u.tables))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(undeclaredParallelism)
+	for ti, t := range u.tables {
+		found := make(map[string]string)
+		byTable[ti] = found
+		g.Go(func() error {
+			cols := make([]string, len(t.Columns))
+			for i, c := range t.Columns {
+				cols[i] = c.Name
+			}
+			err := u.db.ScanText(ctx, t.Table, cols, 0, filter, func(values [][]byte) error {
+				for i, v := range values {
+					if len(v) == 0 {
+						continue
 					}
-				})
+					u.m.Match(unsafe.String(unsafe.SliceData(v), len(v)), isWanted, func(key string, _ plan.MatchKind) {
+						// Keep the caller's string, not the driver's bytes.
+						k := want[key]
+						if _, seen := found[k]; !seen {
+							found[k] = "undeclared column " + t.ColumnLabel(cols[i])
+						}
+					})
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("re-read undeclared columns: %w", err)
 			}
 			return nil
 		})
-		if err != nil {
-			return nil, fmt.Errorf("re-read undeclared columns: %w", err)
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	found := make(map[string]string)
+	for _, f := range byTable {
+		for k, where := range f {
+			if _, seen := found[k]; !seen {
+				found[k] = where
+			}
 		}
 	}
 	return found, nil
 }
+
+// undeclaredParallelism is how many tables Referenced reads at once, each on a
+// connection of its own.
+const undeclaredParallelism = 4
 
 // AnyReferrers asks each of its Referrers in turn: a key that any of them finds is
 // referenced (by the first that found it).

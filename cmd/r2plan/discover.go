@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 
 	"github.com/r2plan/r2plan/config"
 	"github.com/r2plan/r2plan/plan"
+	"github.com/r2plan/r2plan/providers/sqldb"
 )
 
 var discoverCommand = command{
@@ -129,9 +131,11 @@ func discover(ctx context.Context, cfg *config.Config, sample int, prog *progres
 	}
 	refs := referencesOf(cfg)
 	m := matcherOf(cfg)
-	var reports []*columnReport
-	var rows int64
-	for _, t := range tables {
+	// A few tables at once, each with its own reports; joined in the catalog's order.
+	byTable := make([][]*columnReport, len(tables))
+	var rows atomic.Int64
+	scanStart := time.Now()
+	err = eachTable(ctx, tables, func(ctx context.Context, ti int, t sqldb.TextTable) error {
 		schema := t.Table.Schema
 		if schema == "" {
 			schema = "main"
@@ -143,7 +147,7 @@ func discover(ctx context.Context, cfg *config.Config, sample int, prog *progres
 		}
 		var n int64
 		ph := prog.phase("discover "+t.Table.String(), 0)
-		err := scanTable(ctx, db, t, sample, func() { n++; ph.add(1) }, func(col int, value string) error {
+		err := scanTable(ctx, db, t, sample, nil, func() { n++; ph.add(1) }, func(col int, value string) error {
 			kinds := m.Match(value, keys.Has, func(string, plan.MatchKind) {})
 			if kinds == 0 {
 				return nil
@@ -164,15 +168,25 @@ func discover(ctx context.Context, cfg *config.Config, sample int, prog *progres
 		})
 		ph.finish()
 		if err != nil {
-			return 0, nil, err
+			return err
 		}
-		rows += n
+		rows.Add(n)
 		for _, c := range cols {
 			c.Rows = n
 		}
+		byTable[ti] = cols
+		return nil
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	scan := time.Since(scanStart)
+	var reports []*columnReport
+	for _, cols := range byTable {
 		reports = append(reports, cols...)
 	}
-	prog.log.Info("discovered", "objects", keys.Len(), "tables", len(tables), "rows", rows, "elapsed_seconds", seconds(time.Since(start)))
+	prog.log.Info("discovered", "objects", keys.Len(), "tables", len(tables), "rows", rows.Load(),
+		"scan_seconds", seconds(scan), "elapsed_seconds", seconds(time.Since(start)))
 	return keys.Len(), reports, nil
 }
 

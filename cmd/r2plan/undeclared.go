@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 	"unsafe"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/r2plan/r2plan/apply"
 	"github.com/r2plan/r2plan/config"
@@ -58,14 +61,15 @@ func undeclaredTables(ctx context.Context, db *sqldb.DB, cfg *config.Config, ref
 }
 
 // scanTable streams the values of a table's text columns (at most limit rows when
-// limit > 0): fn gets the column's index and its value, as a string that is valid only
-// during the call (it shares the driver's buffer: no copy per value).
-func scanTable(ctx context.Context, db *sqldb.DB, t sqldb.TextTable, limit int, row func(), fn func(col int, value string) error) error {
+// limit > 0; only the rows filter admits when it is not nil): fn gets the column's
+// index and its value, as a string that is valid only during the call (it shares the
+// driver's buffer: no copy per value).
+func scanTable(ctx context.Context, db *sqldb.DB, t sqldb.TextTable, limit int, filter *sqldb.TextFilter, row func(), fn func(col int, value string) error) error {
 	cols := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
 		cols[i] = c.Name
 	}
-	return db.ScanText(ctx, t.Table, cols, limit, func(values [][]byte) error {
+	return db.ScanText(ctx, t.Table, cols, limit, filter, func(values [][]byte) error {
 		if row != nil {
 			row()
 		}
@@ -81,29 +85,58 @@ func scanTable(ctx context.Context, db *sqldb.DB, t sqldb.TextTable, limit int, 
 	})
 }
 
+// scanParallelism is how many tables discovery and the deletion guard read at once,
+// each on a connection of its own.
+const scanParallelism = 4
+
+// eachTable calls fn for each of tables, up to scanParallelism at once, and returns the
+// first error (which cancels the others' ctx).
+func eachTable(ctx context.Context, tables []sqldb.TextTable, fn func(ctx context.Context, i int, t sqldb.TextTable) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(scanParallelism)
+	for i, t := range tables {
+		g.Go(func() error { return fn(ctx, i, t) })
+	}
+	return g.Wait()
+}
+
+// textFilter is the database's form of a plan's prefilter (nil: none).
+func textFilter(p *plan.Prefilter) *sqldb.TextFilter {
+	if p == nil {
+		return nil
+	}
+	return &sqldb.TextFilter{Any: p.Escapes, Gate: p.Segments, Prefixes: p.Prefixes, Contains: p.Contains, ContainsFold: p.ContainsFold}
+}
+
 // undeclaredValues is the planner's Inputs.Undeclared: it lists the undeclared columns
-// when first called (only a plan with deletions calls it) and streams their values.
-func undeclaredValues(ctx context.Context, db *sqldb.DB, cfg *config.Config, refs []plan.Reference, prog *progress) func(yield func(column, value string) error) error {
-	return func(yield func(column, value string) error) error {
+// when first called (only a plan with deletions calls it) and streams the values of the
+// rows that filter admits, reading a few tables at once; yield is called by one table
+// at a time.
+func undeclaredValues(ctx context.Context, db *sqldb.DB, cfg *config.Config, refs []plan.Reference, prog *progress) func(filter *plan.Prefilter, yield func(column, value string) error) error {
+	return func(filter *plan.Prefilter, yield func(column, value string) error) error {
 		tables, err := undeclaredTables(ctx, db, cfg, refs)
 		if err != nil {
 			return err
 		}
-		for _, t := range tables {
+		tf := textFilter(filter)
+		var mu sync.Mutex // yield is the planner's: one value at a time
+		return eachTable(ctx, tables, func(ctx context.Context, _ int, t sqldb.TextTable) error {
 			labels := make([]string, len(t.Columns))
 			for i, c := range t.Columns {
 				labels[i] = t.ColumnLabel(c.Name)
 			}
 			ph := prog.phase("discover "+t.Table.String(), 0)
-			err := scanTable(ctx, db, t, 0, func() { ph.add(1) }, func(col int, value string) error {
+			err := scanTable(ctx, db, t, 0, tf, func() { ph.add(1) }, func(col int, value string) error {
+				mu.Lock()
+				defer mu.Unlock()
 				return yield(labels[col], value)
 			})
 			ph.finish()
 			if err != nil {
 				return fmt.Errorf("discovery: %w", err)
 			}
-		}
-		return nil
+			return nil
+		})
 	}
 }
 

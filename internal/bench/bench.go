@@ -42,6 +42,10 @@ type Options struct {
 	// Latency, when set, runs the latency mode (latency.go) instead: every
 	// ListObjectsV2 waits List and every other request Op at the proxy.
 	Latency *Latency
+	// DiscoverRows, when positive, adds the discovery section (discover.go) on that
+	// many rows after each run; DiscoverOnly runs that section alone.
+	DiscoverRows int
+	DiscoverOnly bool
 }
 
 // Figures are one run's measurements, by name (see the names in report.go).
@@ -98,7 +102,13 @@ func Bench(ctx context.Context, o Options) (*Report, error) {
 		if o.Latency != nil {
 			run = r.runLatency
 		}
+		if o.DiscoverOnly {
+			run = r.discoverRates
+		}
 		err := run(ctx)
+		if err == nil && o.DiscoverRows > 0 && o.Latency == nil && !o.DiscoverOnly {
+			err = r.discoverRates(ctx)
+		}
 		rep.Runs = append(rep.Runs, r.f)
 		if err != nil {
 			return rep, fmt.Errorf("run %d: %w", i+1, err)

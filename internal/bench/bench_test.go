@@ -21,7 +21,7 @@ func TestBenchSmoke(t *testing.T) {
 	defer cancel()
 	bin := buildR2plan(ctx, t)
 	var log bytes.Buffer
-	rep, err := Bench(ctx, Options{N: 300, Runs: 1, Parallelism: 8, Sample: 50, R2plan: bin, Log: &log, PhaseTimeout: 5 * time.Minute})
+	rep, err := Bench(ctx, Options{N: 300, Runs: 1, Parallelism: 8, Sample: 50, R2plan: bin, Log: &log, PhaseTimeout: 5 * time.Minute, DiscoverRows: 2000})
 	if err != nil {
 		t.Fatalf("bench: %v\nlog:\n%s", err, log.String())
 	}
@@ -35,6 +35,7 @@ func TestBenchSmoke(t *testing.T) {
 		"apply_wall_s", "apply_obj_s", "apply_copy_obj_s", "apply_rewrite_values_s", "alone_rewrite_values_s",
 		"replan_wall_s", "delplan_wall_s", "delete_keys_s", "final_replan_wall_s", "lifecycle_obj_s",
 		"req/plan/ListObjectsV2", "req/apply/CopyObject", "req/delapply/DeleteObjects",
+		"disc_raw_rows_s", "disc_rows_s", "disc_guard_plan_s", "disc_skip_plan_s", "disc_guard_deletes",
 	} {
 		if v, ok := f[k]; !ok || !(v > 0) {
 			t.Errorf("figure %s = %v (present %v), want a positive number", k, v, ok)
@@ -48,6 +49,12 @@ func TestBenchSmoke(t *testing.T) {
 	}
 	if rep.ReplanOutput != "No changes." {
 		t.Errorf("final re-plan says %q, want \"No changes.\"", rep.ReplanOutput)
+	}
+	if f["disc_rows"] != 2000 {
+		t.Errorf("the discovery section read %v rows, want 2000", f["disc_rows"])
+	}
+	if !strings.Contains(out.String(), "deletion plan with the guard") {
+		t.Errorf("the report lacks the discovery section:\n%s", out.String())
 	}
 	if !strings.Contains(out.String(), "r2plan apply, copy phase") {
 		t.Errorf("the table lacks the copy phase row:\n%s", out.String())

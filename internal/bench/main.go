@@ -24,6 +24,10 @@
 //	                   apply's copies against raw CopyObject at its level, the whole life
 //	                   against rclone move with and without --fast-list. The copy cap
 //	                   (BENCH_PARALLELISM) defaults to 128 there, apply's default.
+//	BENCH_DISCOVER_ROWS rows of the discovery section (default 200000), run after the
+//	                   main bench: discover's scan against a raw SELECT, and a deletion
+//	                   plan with the guard against --skip-discovery (discover.go).
+//	                   BENCH_MODE=discover runs that section alone.
 //
 // Every request of r2plan and rclone goes through a small counting reverse proxy in
 // front of versitygw, and so do the raw ceilings' requests, so all pay the same hop.
@@ -55,6 +59,9 @@ func run(ctx context.Context) int {
 		R2plan:      os.Getenv("R2PLAN"),
 		PerfDir:     os.Getenv("BENCH_PERF_DIR"),
 		Log:         os.Stderr,
+
+		DiscoverRows: envInt("BENCH_DISCOVER_ROWS", 200000),
+		DiscoverOnly: os.Getenv("BENCH_MODE") == "discover",
 	}
 	if o.R2plan == "" {
 		o.R2plan = "bin/r2plan"
@@ -82,7 +89,9 @@ func run(ctx context.Context) int {
 		o.Parallelism = envInt("BENCH_PARALLELISM", 128)
 	}
 	rep, err := Bench(ctx, o)
-	if rep != nil && o.Latency != nil {
+	if rep != nil && o.DiscoverOnly {
+		rep.PrintDiscover(os.Stdout)
+	} else if rep != nil && o.Latency != nil {
 		rep.PrintLatency(os.Stdout)
 	} else if rep != nil {
 		rep.Print(os.Stdout)

@@ -164,6 +164,7 @@ func (rep *Report) Print(w io.Writer) {
 	fmt.Fprintln(w, "      r2plan's deletion apply does that and reads the reference tables.")
 	fmt.Fprintln(w, "note: the per-row peer is measured on a sample and extrapolated to one UPDATE per object's row.")
 	fmt.Fprintln(w, "note: a million objects and rows (plan memory and wall time, apply memory): make bench-scale.")
+	rep.PrintDiscover(w)
 }
 
 // printRequests prints requests per moved object, r2plan's lifecycle beside rclone's,

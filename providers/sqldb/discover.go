@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // A TextTable is a table with the columns that may hold text naming objects: text,
@@ -139,8 +141,9 @@ func sqliteText(typ string) bool {
 // ScanText streams the values of columns of t as text: fn gets one slice per row,
 // values[i] nil for NULL. The slice and its bytes are reused for the next row: fn must
 // copy what it keeps. limit > 0 reads at most that many rows (a sample); 0 reads all.
-// It only reads.
-func (db *DB) ScanText(ctx context.Context, t Table, columns []string, limit int, fn func(values [][]byte) error) error {
+// filter, when not nil, reads only the rows that one of whose columns it admits
+// (TextFilter). It only reads, on a connection of its own: calls may run at once.
+func (db *DB) ScanText(ctx context.Context, t Table, columns []string, limit int, filter *TextFilter, fn func(values [][]byte) error) error {
 	var b strings.Builder
 	b.WriteString("SELECT ")
 	for i, col := range columns {
@@ -155,8 +158,21 @@ func (db *DB) ScanText(ctx context.Context, t Table, columns []string, limit int
 	}
 	b.WriteString(" FROM ")
 	b.WriteString(quoteTable(t))
+	var args []any
+	if filter != nil {
+		var where string
+		where, args = filter.where(db.dialect, columns)
+		b.WriteString(" WHERE ")
+		b.WriteString(where)
+	}
 	if limit > 0 {
 		b.WriteString(" LIMIT " + strconv.Itoa(limit))
+	}
+	if db.dialect == Postgres {
+		if err := db.pgRawRows(ctx, b.String(), args, fn); err != nil {
+			return fmt.Errorf("read table %q: %w", t, err)
+		}
+		return nil
 	}
 	c, err := rawConn(db.bun)
 	if err != nil {
@@ -168,7 +184,7 @@ func (db *DB) ScanText(ctx context.Context, t Table, columns []string, limit int
 		dest[i] = &raw[i]
 	}
 	values := make([][]byte, len(columns))
-	err = query(ctx, c, db.dialect, b.String(), nil, func(r *sql.Rows) error {
+	err = query(ctx, c, db.dialect, b.String(), args, func(r *sql.Rows) error {
 		if err := r.Scan(dest...); err != nil {
 			return err
 		}
@@ -181,6 +197,36 @@ func (db *DB) ScanText(ctx context.Context, t Table, columns []string, limit int
 		return fmt.Errorf("read table %q: %w", t, err)
 	}
 	return nil
+}
+
+// pgRawRows runs q on a connection of its own through pgx itself, not database/sql,
+// and calls fn with each row's values as the server sent them (nil for NULL), valid
+// until the next row: no string, no copy per value (database/sql's pgx driver makes
+// a string of every text value). Every column of q must be text, whose binary and
+// text formats are the same bytes.
+func (db *DB) pgRawRows(ctx context.Context, q string, args []any, fn func(values [][]byte) error) error {
+	c, err := db.bun.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("a PostgreSQL connection of type %T", dc)
+		}
+		rows, err := sc.Conn().Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := fn(rows.RawValues()); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
 }
 
 // ColumnLabel names a column of the table for people: "table.column", with the schema

@@ -48,7 +48,7 @@ func TestTextTables(t *testing.T) {
 
 		insertRows(t, db, Table{Name: "NoPK"}, []string{"a", "b"}, [][]any{{"x", nil}, {"y", "z"}, {"w", "v"}})
 		var rows [][]string
-		err = db.ScanText(t.Context(), Table{Schema: got[2].Table.Schema, Name: "NoPK"}, []string{"a", "b"}, 2, func(values [][]byte) error {
+		err = db.ScanText(t.Context(), Table{Schema: got[2].Table.Schema, Name: "NoPK"}, []string{"a", "b"}, 2, nil, func(values [][]byte) error {
 			row := make([]string, len(values))
 			for i, v := range values {
 				if v == nil {

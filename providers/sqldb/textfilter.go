@@ -1,0 +1,103 @@
+package sqldb
+
+import (
+	"strings"
+)
+
+// A TextFilter selects rows for ScanText in SQL: a row is read when one of its columns,
+// as text, contains one of Any; or contains one of Gate and also starts with one of
+// Prefixes, contains one of Contains, or, with its letters A-Z lower-cased (and no
+// other character), contains one of ContainsFold, each of which the caller gives in
+// lower case. Gate is the cheap first test that most values fail. The comparisons are
+// byte for byte, whatever the columns' collations. On SQLite a column value stored as
+// a REAL, whose text SQLite and the driver may spell apart, is always read.
+//
+// PostgreSQL tries each column's text against LIKE patterns, all of a kind at once
+// (LIKE ANY), so that a column is cast to text once per test rather than once per
+// string; SQLite uses instr() and its ASCII-only lower(). The strings travel as bind
+// parameters, never inside the SQL text.
+type TextFilter struct {
+	Any, Gate                        []string
+	Prefixes, Contains, ContainsFold []string
+}
+
+// where returns the condition for columns and its arguments.
+func (f *TextFilter) where(dialect string, columns []string) (string, []any) {
+	if len(f.Any) == 0 && len(f.Gate) == 0 {
+		return "1 = 0", nil
+	}
+	var conds []string
+	if dialect == Postgres {
+		// $1: Any and Gate; $2: Any, Prefixes and Contains; $3: ContainsFold.
+		var first, exact, fold []string
+		for _, s := range f.Any {
+			first = append(first, "%"+likeQuote(s)+"%")
+			exact = append(exact, "%"+likeQuote(s)+"%")
+		}
+		for _, s := range f.Gate {
+			first = append(first, "%"+likeQuote(s)+"%")
+		}
+		for _, s := range f.Prefixes {
+			exact = append(exact, likeQuote(s)+"%")
+		}
+		for _, s := range f.Contains {
+			exact = append(exact, "%"+likeQuote(s)+"%")
+		}
+		for _, s := range f.ContainsFold {
+			fold = append(fold, "%"+likeQuote(s)+"%")
+		}
+		for _, col := range columns {
+			// COLLATE "C": byte comparisons, an ASCII-only lower(), and no error on a
+			// column of a nondeterministic collation.
+			e := "(" + quoteIdent(col) + `::text COLLATE "C")`
+			conds = append(conds, "("+e+" LIKE ANY ($1::text[]) AND ("+e+" LIKE ANY ($2::text[]) OR lower("+e+") LIKE ANY ($3::text[])))")
+		}
+		return "(" + strings.Join(conds, "\n OR ") + ")", []any{nonNil(first), nonNil(exact), nonNil(fold)}
+	}
+	// SQLite: one "?" per use. instr compares bytes, whatever the collation.
+	var args []any
+	for _, col := range columns {
+		e := quoteIdent(col)
+		var anyOf, gate, tests []string
+		for _, s := range f.Any {
+			anyOf = append(anyOf, "instr("+e+", ?) > 0")
+			args = append(args, s)
+		}
+		for _, s := range f.Gate {
+			gate = append(gate, "instr("+e+", ?) > 0")
+			args = append(args, s)
+		}
+		for _, s := range f.Prefixes {
+			tests = append(tests, "instr("+e+", ?) = 1")
+			args = append(args, s)
+		}
+		for _, s := range f.Contains {
+			tests = append(tests, "instr("+e+", ?) > 0")
+			args = append(args, s)
+		}
+		for _, s := range f.ContainsFold {
+			tests = append(tests, "instr(lower("+e+"), ?) > 0")
+			args = append(args, s)
+		}
+		conds = append(conds, "typeof("+e+") = 'real'")
+		conds = append(conds, anyOf...)
+		if len(gate) > 0 && len(tests) > 0 {
+			conds = append(conds, "(("+strings.Join(gate, " OR ")+") AND ("+strings.Join(tests, " OR ")+"))")
+		}
+	}
+	return "(" + strings.Join(conds, "\n OR ") + ")", args
+}
+
+// likeQuote escapes the characters of s that LIKE reads: "%", "_" and the escape
+// character "\".
+func likeQuote(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
+}
+
+// nonNil is s, or an empty slice for nil (an empty array, not NULL, for PostgreSQL).
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
