@@ -41,58 +41,38 @@ const discoverTables = 5
 
 // discoverRates runs the discovery section and sets its figures in r.f.
 func (r *runner) discoverRates(ctx context.Context) error {
-	if r.env == nil {
-		r.env = os.Environ()
-	}
 	rows := r.o.DiscoverRows
 	perTable := max(1, rows/discoverTables)
 	objects := max(10, rows/40)
-	dir, err := os.MkdirTemp("", "r2plan-bench-discover-")
+	st, err := r.setUp(ctx)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	var (
-		srv *testenv.S3Server
-		pg  *testenv.Postgres
-	)
-	defer func() {
-		if pg != nil {
-			pg.Stop()
-		}
-		if srv != nil {
-			srv.Stop()
-		}
-	}()
+	defer st.close()
 	var db *sqldb.DB
-	var cfgPath string
+	cfgPath := filepath.Join(st.dir, "discover.hcl")
 	err = r.phase(ctx, "discover: seed", func(ctx context.Context) error {
-		var err error
-		if srv, err = testenv.StartS3(ctx, filepath.Join(dir, "s3"), "", ""); err != nil {
+		url, err := st.sv.pg.CreateDatabase(ctx, "discover")
+		if err != nil {
 			return err
 		}
-		if pg, err = testenv.StartPostgres(ctx, filepath.Join(dir, "pg"), ""); err != nil {
-			return err
-		}
-		if db, err = sqldb.Open(ctx, pg.URL); err != nil {
+		if db, err = sqldb.Open(ctx, url); err != nil {
 			return err
 		}
 		if err := seedDiscovery(ctx, db.Bun().DB, perTable, objects); err != nil {
 			return err
 		}
-		c := rawClient(srv.Endpoint, srv.AccessKey, srv.SecretKey, 32)
-		if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("discover")}); err != nil {
+		if _, err := st.direct.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("discover")}); err != nil {
 			return fmt.Errorf("create bucket: %w", err)
 		}
 		objs := make([]object, objects)
 		for i := range objs {
 			objs[i] = object{Key: fmt.Sprintf("obj/%d.webp", i), Size: 16}
 		}
-		if err := putAll(ctx, c, "discover", objs, 32); err != nil {
+		if err := putAll(ctx, st.direct, "discover", objs, 32); err != nil {
 			return err
 		}
-		cfgPath = filepath.Join(dir, "r2plan.hcl")
-		return os.WriteFile(cfgPath, []byte(discoverConfig(srv, pg.URL)), 0o600)
+		return os.WriteFile(cfgPath, []byte(discoverConfig(st.sv.s3, url)), 0o600)
 	})
 	if db != nil {
 		defer db.Close()
@@ -228,34 +208,11 @@ orphans {
 // rawTextScan reads every text column of the 5 tables with plain SELECTs, one table
 // after the other on one connection, each value as text into a reused buffer.
 func rawTextScan(ctx context.Context, db *sql.DB) (int, time.Duration, error) {
-	cols := `"id"::text, "name"::text, "avatarUrl"::text, "settings"::text, "body"::text`
-	start := time.Now()
-	n := 0
-	for i := range discoverTables {
-		rows, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT %s FROM "t%d"`, cols, i))
-		if err != nil {
-			return n, 0, fmt.Errorf("raw SELECT: %w", err)
-		}
-		vals := make([]sql.RawBytes, 5)
-		dest := make([]any, len(vals))
-		for i := range dest {
-			dest[i] = &vals[i]
-		}
-		for rows.Next() {
-			if err := rows.Scan(dest...); err != nil {
-				rows.Close()
-				return n, 0, fmt.Errorf("raw SELECT: %w", err)
-			}
-			n++
-		}
-		if err := rows.Close(); err != nil {
-			return n, 0, err
-		}
-		if err := rows.Err(); err != nil {
-			return n, 0, err
-		}
+	queries := make([]string, discoverTables)
+	for i := range queries {
+		queries[i] = fmt.Sprintf(`SELECT "id"::text, "name"::text, "avatarUrl"::text, "settings"::text, "body"::text FROM "t%d"`, i)
 	}
-	return n, time.Since(start), nil
+	return readAll(ctx, db, queries...)
 }
 
 // discoveredLine reads the rows and scan time of r2plan discover's "discovered" log
