@@ -11,8 +11,9 @@ import (
 )
 
 // objectSet is the listing, held as compactly as planning allows: ten million objects
-// must plan on one machine. Keys are packed into arena blocks in byte order, each
-// object's attributes are a fixed-size record in chunks (neither ever grows by copying),
+// must plan on one machine. Keys are packed into arena blocks as they were listed,
+// each object's attributes are a fixed-size record in chunks, in byte order of the keys
+// (neither ever grows by copying),
 // and an open-addressing hash table of positions finds a key. An object costs its key's
 // bytes plus about 70 bytes.
 type objectSet struct {
@@ -214,23 +215,42 @@ func (o *objectSet) buildIndex() {
 	}
 }
 
-// sort puts the objects in byte order of their keys.
+// sort puts the objects in byte order of their keys. The records are permuted in place
+// and the keys stay where they are in the arena (a record holds its key's offset), so
+// a listing that arrives out of order (listed by ranges at once) costs 4 bytes an
+// object to sort, not a second copy of the set.
 func (o *objectSet) sort() {
 	perm := make([]int32, o.len())
 	for i := range perm {
 		perm[i] = int32(i)
 	}
 	slices.SortFunc(perm, func(a, b int32) int { return bytes.Compare(o.keyBytes(int(a)), o.keyBytes(int(b))) })
-	s := &objectSet{odd: make(map[int32]string), seed: o.seed}
-	for n, p := range perm {
-		i := int(p)
-		r := *o.rec(i)
-		r.start = uint32(s.arena.appendRun(o.keyBytes(i)...))
-		s.recs.appendRun(r)
-		if e, ok := o.odd[p]; ok {
-			s.odd[int32(n)] = e
+	if len(o.odd) > 0 {
+		odd := make(map[int32]string, len(o.odd))
+		for n, p := range perm {
+			if e, ok := o.odd[p]; ok {
+				odd[int32(n)] = e
+			}
+		}
+		o.odd = odd
+	}
+	// Position n takes the record at perm[n]: each cycle of the permutation is followed
+	// once, its entries marked done (-1) as they are moved.
+	for n := range perm {
+		if perm[n] < 0 {
+			continue
+		}
+		saved := *o.rec(n)
+		j := n
+		for {
+			k := int(perm[j])
+			perm[j] = -1
+			if k == n {
+				*o.rec(j) = saved
+				break
+			}
+			*o.rec(j) = *o.rec(k)
+			j = k
 		}
 	}
-	s.n = o.n
-	*o = *s
 }

@@ -96,3 +96,52 @@ func TestRewriteSpillChains(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestObjectSetSortLarge: a listing in no order (as ranges listed at once deliver it),
+// long enough to fill several blocks and to make the permutation's cycles long, comes
+// out sorted with every record and odd ETag still its key's.
+func TestObjectSetSortLarge(t *testing.T) {
+	const n = 3*(1<<chunkBits) + 17
+	want := map[string]Object{}
+	listed := make([]Object, n)
+	for i := range n {
+		// i*7919 mod n visits every position once (7919 is prime and does not divide n).
+		j := i * 7919 % n
+		o := Object{Key: fmt.Sprintf("k/%06d/%s", j, strings.Repeat("x", j%5)), Size: int64(j), Modified: time.Unix(int64(j)+1, 0)}
+		if j%7 == 0 {
+			o.ETag = fmt.Sprintf("odd-%d", j)
+		} else {
+			o.ETag = fmt.Sprintf("%032x", j)
+		}
+		listed[i] = o
+		want[o.Key] = o
+	}
+	var s Summary
+	objs, err := collectObjects(func(yield func(Object) error) error {
+		for _, o := range listed {
+			if err := yield(o); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, &s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if objs.len() != n {
+		t.Fatalf("%d objects, want %d", objs.len(), n)
+	}
+	for i := range objs.len() {
+		k := objs.key(i)
+		if i > 0 && objs.key(i-1) >= k {
+			t.Fatalf("position %d: %q after %q", i, k, objs.key(i-1))
+		}
+		w := want[k]
+		if objs.size(i) != w.Size || objs.etag(i) != w.ETag || !objs.modTime(i).Equal(w.Modified) {
+			t.Fatalf("%q: size %d, etag %q, modified %v; want %d, %q, %v", k, objs.size(i), objs.etag(i), objs.modTime(i), w.Size, w.ETag, w.Modified)
+		}
+		if p, ok := objs.lookup(k); !ok || p != i {
+			t.Fatalf("lookup(%q) = %d, %v; want %d", k, p, ok, i)
+		}
+	}
+}
