@@ -59,26 +59,18 @@ func (f *TextFilter) where(dialect string, columns []string) (string, []any) {
 	for _, col := range columns {
 		e := quoteIdent(col)
 		var anyOf, gate, tests []string
-		for _, s := range f.Any {
-			anyOf = append(anyOf, "instr("+e+", ?) > 0")
-			args = append(args, s)
+		// each adds cond, with one "?", once per string of vals.
+		each := func(to *[]string, vals []string, cond string) {
+			for _, s := range vals {
+				*to = append(*to, cond)
+				args = append(args, s)
+			}
 		}
-		for _, s := range f.Gate {
-			gate = append(gate, "instr("+e+", ?) > 0")
-			args = append(args, s)
-		}
-		for _, s := range f.Prefixes {
-			tests = append(tests, "instr("+e+", ?) = 1")
-			args = append(args, s)
-		}
-		for _, s := range f.Contains {
-			tests = append(tests, "instr("+e+", ?) > 0")
-			args = append(args, s)
-		}
-		for _, s := range f.ContainsFold {
-			tests = append(tests, "instr(lower("+e+"), ?) > 0")
-			args = append(args, s)
-		}
+		each(&anyOf, f.Any, "instr("+e+", ?) > 0")
+		each(&gate, f.Gate, "instr("+e+", ?) > 0")
+		each(&tests, f.Prefixes, "instr("+e+", ?) = 1")
+		each(&tests, f.Contains, "instr("+e+", ?) > 0")
+		each(&tests, f.ContainsFold, "instr(lower("+e+"), ?) > 0")
 		conds = append(conds, "typeof("+e+") = 'real'")
 		conds = append(conds, anyOf...)
 		if len(gate) > 0 && len(tests) > 0 {
