@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"unsafe"
 
 	"golang.org/x/sync/errgroup"
 
@@ -48,7 +47,7 @@ func (u *Undeclared) Referenced(ctx context.Context, keys []string) (map[string]
 	}
 	var filter *sqldb.TextFilter
 	if p, ok := u.m.Prefilter(slices.Values(keys)); ok {
-		filter = &sqldb.TextFilter{Any: p.Escapes, Gate: p.Segments, Prefixes: p.Prefixes, Contains: p.Contains, ContainsFold: p.ContainsFold}
+		filter = TextFilter(&p)
 	}
 	// Each table's finds, merged in table order: the first table that names a key is
 	// the one reported, as when the tables are read one after the other.
@@ -59,23 +58,14 @@ func (u *Undeclared) Referenced(ctx context.Context, keys []string) (map[string]
 		found := make(map[string]string)
 		byTable[ti] = found
 		g.Go(func() error {
-			cols := make([]string, len(t.Columns))
-			for i, c := range t.Columns {
-				cols[i] = c.Name
-			}
-			err := u.db.ScanText(ctx, t.Table, cols, 0, filter, func(values [][]byte) error {
-				for i, v := range values {
-					if len(v) == 0 {
-						continue
+			err := u.db.ScanValues(ctx, t, 0, filter, nil, func(col int, v string) error {
+				u.m.Match(v, isWanted, func(key string, _ plan.MatchKind) {
+					// Keep the caller's string, not the driver's bytes.
+					k := want[key]
+					if _, seen := found[k]; !seen {
+						found[k] = "undeclared column " + t.ColumnLabel(t.Columns[col].Name)
 					}
-					u.m.Match(unsafe.String(unsafe.SliceData(v), len(v)), isWanted, func(key string, _ plan.MatchKind) {
-						// Keep the caller's string, not the driver's bytes.
-						k := want[key]
-						if _, seen := found[k]; !seen {
-							found[k] = "undeclared column " + t.ColumnLabel(cols[i])
-						}
-					})
-				}
+				})
 				return nil
 			})
 			if err != nil {
@@ -123,4 +113,13 @@ func (rs AnyReferrers) Referenced(ctx context.Context, keys []string) (map[strin
 		}
 	}
 	return found, nil
+}
+
+// TextFilter is a plan's prefilter as the database evaluates it; nil for nil (read
+// every row).
+func TextFilter(p *plan.Prefilter) *sqldb.TextFilter {
+	if p == nil {
+		return nil
+	}
+	return &sqldb.TextFilter{Any: p.Escapes, Gate: p.Segments, Prefixes: p.Prefixes, Contains: p.Contains, ContainsFold: p.ContainsFold}
 }

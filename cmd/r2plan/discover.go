@@ -147,7 +147,7 @@ func discover(ctx context.Context, cfg *config.Config, sample int, prog *progres
 		}
 		var n int64
 		ph := prog.phase("discover "+t.Table.String(), 0)
-		err := scanTable(ctx, db, t, sample, nil, func() { n++; ph.add(1) }, func(col int, value string) error {
+		err := db.ScanValues(ctx, t, sample, nil, func() { n++; ph.add(1) }, func(col int, value string) error {
 			kinds := m.Match(value, keys.Has, func(string, plan.MatchKind) {})
 			if kinds == 0 {
 				return nil

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"unsafe"
 
 	"golang.org/x/sync/errgroup"
 
@@ -60,31 +59,6 @@ func undeclaredTables(ctx context.Context, db *sqldb.DB, cfg *config.Config, ref
 	return out, nil
 }
 
-// scanTable streams the values of a table's text columns (at most limit rows when
-// limit > 0; only the rows filter admits when it is not nil): fn gets the column's
-// index and its value, as a string that is valid only during the call (it shares the
-// driver's buffer: no copy per value).
-func scanTable(ctx context.Context, db *sqldb.DB, t sqldb.TextTable, limit int, filter *sqldb.TextFilter, row func(), fn func(col int, value string) error) error {
-	cols := make([]string, len(t.Columns))
-	for i, c := range t.Columns {
-		cols[i] = c.Name
-	}
-	return db.ScanText(ctx, t.Table, cols, limit, filter, func(values [][]byte) error {
-		if row != nil {
-			row()
-		}
-		for i, v := range values {
-			if len(v) == 0 {
-				continue
-			}
-			if err := fn(i, unsafe.String(unsafe.SliceData(v), len(v))); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
 // scanParallelism is how many tables discovery and the deletion guard read at once,
 // each on a connection of its own.
 const scanParallelism = 4
@@ -100,14 +74,6 @@ func eachTable(ctx context.Context, tables []sqldb.TextTable, fn func(ctx contex
 	return g.Wait()
 }
 
-// textFilter is the database's form of a plan's prefilter (nil: none).
-func textFilter(p *plan.Prefilter) *sqldb.TextFilter {
-	if p == nil {
-		return nil
-	}
-	return &sqldb.TextFilter{Any: p.Escapes, Gate: p.Segments, Prefixes: p.Prefixes, Contains: p.Contains, ContainsFold: p.ContainsFold}
-}
-
 // undeclaredValues is the planner's Inputs.Undeclared: it lists the undeclared columns
 // when first called (only a plan with deletions calls it) and streams the values of the
 // rows that filter admits, reading a few tables at once; yield is called by one table
@@ -118,7 +84,7 @@ func undeclaredValues(ctx context.Context, db *sqldb.DB, cfg *config.Config, ref
 		if err != nil {
 			return err
 		}
-		tf := textFilter(filter)
+		tf := state.TextFilter(filter)
 		var mu sync.Mutex // yield is the planner's: one value at a time
 		return eachTable(ctx, tables, func(ctx context.Context, _ int, t sqldb.TextTable) error {
 			labels := make([]string, len(t.Columns))
@@ -126,7 +92,7 @@ func undeclaredValues(ctx context.Context, db *sqldb.DB, cfg *config.Config, ref
 				labels[i] = t.ColumnLabel(c.Name)
 			}
 			ph := prog.phase("discover "+t.Table.String(), 0)
-			err := scanTable(ctx, db, t, 0, tf, func() { ph.add(1) }, func(col int, value string) error {
+			err := db.ScanValues(ctx, t, 0, tf, func() { ph.add(1) }, func(col int, value string) error {
 				mu.Lock()
 				defer mu.Unlock()
 				return yield(labels[col], value)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/jackc/pgx/v5/stdlib"
 )
@@ -197,6 +198,31 @@ func (db *DB) ScanText(ctx context.Context, t Table, columns []string, limit int
 		return fmt.Errorf("read table %q: %w", t, err)
 	}
 	return nil
+}
+
+// ScanValues streams the values of a text table's columns (at most limit rows when
+// limit > 0; only the rows filter admits when it is not nil): row, if set, is called
+// once a row, and fn with each non-empty value and its column's index, as a string
+// valid only during the call (it shares the driver's buffer: no copy per value).
+func (db *DB) ScanValues(ctx context.Context, t TextTable, limit int, filter *TextFilter, row func(), fn func(col int, value string) error) error {
+	cols := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		cols[i] = c.Name
+	}
+	return db.ScanText(ctx, t.Table, cols, limit, filter, func(values [][]byte) error {
+		if row != nil {
+			row()
+		}
+		for i, v := range values {
+			if len(v) == 0 {
+				continue
+			}
+			if err := fn(i, unsafe.String(unsafe.SliceData(v), len(v))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // pgRawRows runs q on a connection of its own through pgx itself, not database/sql,
