@@ -46,13 +46,25 @@ func (f *TextFilter) where(dialect string, columns []string) (string, []any) {
 		for _, s := range f.ContainsFold {
 			fold = append(fold, "%"+likeQuote(s)+"%")
 		}
-		for _, col := range columns {
+		texts := make([]string, len(columns))
+		for i, col := range columns {
+			texts[i] = quoteIdent(col) + "::text"
 			// COLLATE "C": byte comparisons, an ASCII-only lower(), and no error on a
 			// column of a nondeterministic collation.
-			e := "(" + quoteIdent(col) + `::text COLLATE "C")`
+			e := "(" + texts[i] + ` COLLATE "C")`
 			conds = append(conds, "("+e+" LIKE ANY ($1::text[]) AND ("+e+" LIKE ANY ($2::text[]) OR lower("+e+") LIKE ANY ($3::text[])))")
 		}
-		return "(" + strings.Join(conds, "\n OR ") + ")", []any{nonNil(first), nonNil(exact), nonNil(fold)}
+		where := "(" + strings.Join(conds, "\n OR ") + ")"
+		if len(columns) > 1 {
+			// A row none of whose columns passes the first test (most rows) is turned
+			// away by one test of all its columns joined, rather than one per column:
+			// half the server's time on a table of a few text columns. Every column
+			// passing it is a substring of the join, so the join passes too: the rows
+			// read are the same. CASE, because PostgreSQL orders the terms of an AND
+			// by its own estimate of their cost.
+			where = `CASE WHEN concat_ws(chr(1), ` + strings.Join(texts, ", ") + `) COLLATE "C" LIKE ANY ($1::text[]) THEN ` + where + " ELSE false END"
+		}
+		return where, []any{nonNil(first), nonNil(exact), nonNil(fold)}
 	}
 	// SQLite: one "?" per use. instr compares bytes, whatever the collation.
 	var args []any
