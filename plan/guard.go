@@ -2,6 +2,7 @@ package plan
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -22,42 +23,49 @@ type UndeclaredColumn struct {
 
 // guard keeps from deletion every object that a column no reference declares names
 // (invariant 2: an object that any column names is never deleted as an orphan, nor as a
-// moved source). It reads those columns only when the plan deletes something, and then
-// only the rows that Matcher.Prefilter of the doomed keys admits.
-func (pl *planner) guard(p *Plan) error {
+// moved source). It uses the values of those columns that early, the read Make started
+// beside the listing, kept; or, when there is none or it did not read them all, reads
+// the rows that Matcher.Prefilter of the doomed keys admits. A plan that deletes
+// nothing uses neither.
+func (pl *planner) guard(p *Plan, early *ahead) error {
 	in, objs := &pl.in, pl.objs
 	s := &p.Header.Summary
 	if in.Undeclared == nil || s.Deletes == 0 {
 		return nil
 	}
-	m := in.Matcher
-	if m == nil {
-		m = NewMatcher()
-	}
+	m := in.matcher()
 	doomed := func(key string) bool {
 		i, ok := objs.lookup(key)
 		return ok && objs.rec(i).flags&fEmitDelete != 0
 	}
 	// Only the rows that may name a doomed object need be read.
-	var filter *Prefilter
-	if f, ok := m.Prefilter(func(yield func(string) bool) {
-		for i := range objs.len() {
-			if objs.rec(i).flags&fEmitDelete == 0 {
-				continue
+	values := func(yield func(column, value string) error) error {
+		var filter *Prefilter
+		if f, ok := m.Prefilter(func(yield func(string) bool) {
+			for i := range objs.len() {
+				if objs.rec(i).flags&fEmitDelete == 0 {
+					continue
+				}
+				k := objs.keyBytes(i)
+				if !yield(unsafe.String(unsafe.SliceData(k), len(k))) {
+					return
+				}
 			}
-			k := objs.keyBytes(i)
-			if !yield(unsafe.String(unsafe.SliceData(k), len(k))) {
-				return
-			}
+		}); ok {
+			filter = &f
 		}
-	}); ok {
-		filter = &f
+		return in.Undeclared(context.Background(), filter, yield)
+	}
+	if early != nil {
+		if kept, ok := early.values(); ok {
+			values = kept
+		}
 	}
 	cols := map[string]*UndeclaredColumn{}
 	// The column credited with each kept object: of the columns that name it, the first
 	// by name, whatever order Undeclared reads the tables in (it reads several at once).
 	credit := map[int]*UndeclaredColumn{}
-	err := in.Undeclared(filter, func(column, value string) error {
+	err := values(func(column, value string) error {
 		var uc *UndeclaredColumn
 		m.Match(value, doomed, func(key string, _ MatchKind) {
 			if uc == nil {

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -41,8 +42,18 @@ type Inputs struct {
 	// filter, when not nil, is a test that every value naming a doomed object passes
 	// (Matcher.Prefilter): Undeclared may leave out the rows none of whose values it
 	// admits, or stream every row.
-	Undeclared func(filter *Prefilter, yield func(column, value string) error) error
+	// Undeclared may be called early, beside the listing, with a wider filter (see
+	// ahead.go); ctx ends when its values are no longer needed.
+	Undeclared func(ctx context.Context, filter *Prefilter, yield func(column, value string) error) error
 	Matcher    *Matcher
+}
+
+// matcher is in.Matcher, or one without URLs.
+func (in *Inputs) matcher() *Matcher {
+	if in.Matcher == nil {
+		return NewMatcher()
+	}
+	return in.Matcher
 }
 
 // Plan is a computed change set. Its Header is completed by the caller (identity,
@@ -115,6 +126,17 @@ type planner struct {
 func Make(in Inputs) (p *Plan, err error) {
 	p = &Plan{}
 	s := &p.Header.Summary
+	// The deletion guard's read starts now if the config bounds what the plan may
+	// delete, or else once the listing says it (ahead.go).
+	var early *ahead
+	defer func() { early.stop() }()
+	if in.Undeclared != nil {
+		if prefixes, ok := in.deletablePrefixes(); ok {
+			if f, ok := in.matcher().Prefilter(slices.Values(prefixes)); ok {
+				early = startAhead(in.Undeclared, f)
+			}
+		}
+	}
 	objs, err := collectObjects(in.Objects, s)
 	if err != nil {
 		return nil, err
@@ -122,6 +144,11 @@ func Make(in Inputs) (p *Plan, err error) {
 	pl := &planner{in: in, objs: objs, conflicts: make(map[int32]*Conflict)}
 	if err := pl.mapKeys(s); err != nil {
 		return nil, err
+	}
+	if in.Undeclared != nil && early == nil {
+		if f, ok := in.matcher().Prefilter(pl.deletableKeys); ok {
+			early = startAhead(in.Undeclared, f)
+		}
 	}
 	if in.Moved != nil {
 		err := in.Moved(func(key string, at time.Time) error {
@@ -152,7 +179,7 @@ func Make(in Inputs) (p *Plan, err error) {
 	if err := pl.classify(p); err != nil {
 		return nil, err
 	}
-	if err := pl.guard(p); err != nil {
+	if err := pl.guard(p, early); err != nil {
 		return nil, err
 	}
 	p.body = pl.entries

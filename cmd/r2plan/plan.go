@@ -262,7 +262,7 @@ func forwardPlan(ctx context.Context, cfg *config.Config, db *sqldb.DB, bucket *
 	if o := cfg.Orphans; o != nil {
 		orphans = &plan.Orphans{Scope: o.Scope, Protect: o.Protect, MinAge: o.MinAge}
 	}
-	var undeclared func(filter *plan.Prefilter, yield func(column, value string) error) error
+	var undeclared func(ctx context.Context, filter *plan.Prefilter, yield func(column, value string) error) error
 	if discovery {
 		undeclared = undeclaredValues(ctx, db, cfg, refs, prog)
 	}

@@ -75,11 +75,14 @@ func eachTable(ctx context.Context, tables []sqldb.TextTable, fn func(ctx contex
 }
 
 // undeclaredValues is the planner's Inputs.Undeclared: it lists the undeclared columns
-// when first called (only a plan with deletions calls it) and streams the values of the
+// when called (only a plan that may delete calls it) and streams the values of the
 // rows that filter admits, reading a few tables at once; yield is called by one table
-// at a time.
-func undeclaredValues(ctx context.Context, db *sqldb.DB, cfg *config.Config, refs []plan.Reference, prog *progress) func(filter *plan.Prefilter, yield func(column, value string) error) error {
-	return func(filter *plan.Prefilter, yield func(column, value string) error) error {
+// at a time. It stops when ctx or the planner's pctx ends.
+func undeclaredValues(ctx context.Context, db *sqldb.DB, cfg *config.Config, refs []plan.Reference, prog *progress) func(pctx context.Context, filter *plan.Prefilter, yield func(column, value string) error) error {
+	return func(pctx context.Context, filter *plan.Prefilter, yield func(column, value string) error) error {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(pctx, cancel)()
 		tables, err := undeclaredTables(ctx, db, cfg, refs)
 		if err != nil {
 			return err
