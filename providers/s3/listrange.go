@@ -65,6 +65,9 @@ func (b *Bucket) listRanges(ctx context.Context, prefix string, level *ramp, pag
 		first.after = prefix[:len(prefix)-1]
 	}
 	l.ranges = []*keyRange{first}
+	// Counted before any worker starts: a worker that found no range active and none
+	// pending would return at once, leaving the listing to fewer workers.
+	l.active = 1
 	seedCtx, seedCancel := context.WithCancel(ctx)
 	seeded := make(chan struct{})
 	go func() {
@@ -165,13 +168,9 @@ type rangeLister struct {
 	emit sync.Mutex // fn is called by one worker at a time
 }
 
-// work lists r (if not nil), then steals ranges until none is left.
+// work lists r (if not nil, already counted active), then steals ranges until none is
+// left.
 func (l *rangeLister) work(ctx context.Context, r *keyRange, cancel context.CancelFunc) {
-	l.mu.Lock()
-	if r != nil {
-		l.active++
-	}
-	l.mu.Unlock()
 	for {
 		if r == nil {
 			if r = l.steal(); r == nil {

@@ -3,6 +3,7 @@ package s3
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -199,6 +200,21 @@ func TestListRanges(t *testing.T) {
 		slices.Sort(got)
 		if diff := cmp.Diff(keys, got); diff != "" {
 			t.Errorf("(-want +got):\n%s", diff)
+		}
+	})
+
+	// Every worker takes part: none may find, before the first range is counted, no
+	// range active and none waiting, and leave (which made a listing sequential now and
+	// then). On one P the goroutine started last runs first, before the first worker.
+	t.Run("every worker stays", func(t *testing.T) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+		var cuts int
+		err := b.listRanges(t.Context(), "characters/", fixed(2), 40, func(string) { cuts++ }, func(string, int64, string, time.Time) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cuts == 0 {
+			t.Fatal("no range was cut: the second worker left")
 		}
 	})
 
