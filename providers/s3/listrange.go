@@ -336,8 +336,16 @@ func commonPrefixLen(a, b string) int {
 // shapes records, for each of the first shapePositions bytes of a range's keys, which
 // kinds of byte (digit, lower case, upper case, other ASCII, ≥ 0x80) the keys seen there
 // have: a key space of ids and timestamps is cut between digits, not in the gaps of the
-// byte space between them, where no key is.
-type shapes [shapePositions]uint8
+// byte space between them, where no key is. A position where every key seen has the
+// same byte, other than a digit, is read as holding only that byte: the "c" of ids
+// "c123" and the "s" of "stories/s…", which the keys after the owner's most likely
+// have too (a digit is not: the first thousand ids in byte order, 1, 10, 100, 1000 to
+// 1899, all start with 1).
+type shapes struct {
+	kinds [shapePositions]uint8
+	one   [shapePositions]byte // the byte of the first key that reached the position
+	many  [shapePositions]bool // keys have different bytes there
+}
 
 const shapePositions = 256
 
@@ -366,7 +374,13 @@ func shapeOf(c byte) uint8 {
 // add records the bytes of k.
 func (s *shapes) add(k string) {
 	for i := range min(len(k), shapePositions) {
-		s[i] |= shapeOf(k[i])
+		switch c := k[i]; {
+		case s.kinds[i] == 0:
+			s.one[i] = c
+		case c != s.one[i]:
+			s.many[i] = true
+		}
+		s.kinds[i] |= shapeOf(k[i])
 	}
 }
 
@@ -386,8 +400,12 @@ func (s *shapes) space(c int) *keySpace {
 	ks := &keySpace{c: c}
 	for i := range ks.digits {
 		mask := uint8(0xff)
-		if p := c + i; p < shapePositions && s[p] != 0 {
-			mask = s[p]
+		if p := c + i; p < shapePositions && s.kinds[p] != 0 {
+			if !s.many[p] && s.kinds[p] != shapeDigit {
+				ks.digits[i] = []byte{s.one[p]}
+				continue
+			}
+			mask = s.kinds[p]
 		}
 		for b := 0; b < 256; b++ {
 			if shapeOf(byte(b))&mask != 0 {

@@ -324,6 +324,39 @@ func TestKeySpace(t *testing.T) {
 	}
 }
 
+// TestCutStaysInKeys: a byte that every key seen has at a position (the "c" of ids
+// "c123", the "s" of "stories/s…") holds for the cuts too: a range's back part is cut
+// among ids, not in "characters/d…" up to the next folder, nor in "stories/t…" up to
+// the end of the bucket, where no key is. A leading digit is not held: the first
+// thousand ids all start with 1.
+func TestCutStaysInKeys(t *testing.T) {
+	for _, tt := range []struct {
+		format, upto string
+		open         bool
+		want         string // the cut's start, then a digit
+	}{
+		{"characters/c%d/avatars/avatar.webp", "curated", false, "characters/c"},
+		{"stories/s%d/cover.webp", "", true, "stories/s"},
+	} {
+		var keys []string
+		for i := 1; i <= 20000; i++ {
+			keys = append(keys, fmt.Sprintf(tt.format, i))
+		}
+		slices.Sort(keys)
+		var sh shapes
+		for _, k := range keys[:1000] {
+			sh.add(k)
+		}
+		for _, ahead := range []float64{4, 1e9} {
+			r := keyRange{first: keys[0], after: keys[999], seen: 1000, upto: tt.upto, open: tt.open, classes: sh}
+			_, at := cutPoint(&r, "", 1000, ahead)
+			if !strings.HasPrefix(at, tt.want) || len(at) == len(tt.want) || at[len(tt.want)] < '1' || at[len(tt.want)] > '9' {
+				t.Errorf("%s, reach %v: cut at %q; want %s followed by a digit", tt.format, ahead, at, tt.want)
+			}
+		}
+	}
+}
+
 func TestCutPoint(t *testing.T) {
 	tests := map[string]struct {
 		r        keyRange
