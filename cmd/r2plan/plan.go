@@ -118,11 +118,10 @@ func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, revert
 	if err != nil {
 		return nil, fmt.Errorf("open bucket: %w", err)
 	}
-	// One small request first: a wrong endpoint, key or bucket name fails now, in a
-	// line that says what to fix.
-	if err := bucket.Probe(ctx); err != nil {
-		return nil, explainBucket(cfg, err)
-	}
+	// No probe of the bucket first: the listing's first request is as small a test of
+	// the endpoint, keys and name, fails as fast and is explained the same way, and a
+	// probe would cost every plan one more request's wait (hundreds of milliseconds on
+	// R2) before the listing starts.
 	db, err := openDatabase(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -157,6 +156,9 @@ func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, revert
 		p, err = revertPlan(ctx, db, revert, objects)
 	} else {
 		p, err = forwardPlan(ctx, cfg, db, bucket, refs, urls, scope, objects, start, discovery, prog)
+	}
+	if h := (*hint)(nil); errors.As(err, &h) {
+		return nil, h // it says what failed and what to fix: no context on top
 	}
 	if err != nil {
 		return nil, err
