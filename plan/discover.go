@@ -74,7 +74,8 @@ func EndpointURLs(endpoint, bucket, region string) []string {
 // A whole value equal to a key is ByKey (and nothing else is tried); a whole value
 // that is a URL of the bucket is ByURL, for every reading of it that names a key (a
 // deletion errs on the side of keeping); otherwise URLs inside the text and keys and
-// URLs among the strings of a JSON document are Embedded.
+// URLs among the strings of a JSON document, and keys among the elements of a
+// PostgreSQL array, are Embedded.
 func (m *Matcher) Match(v string, want func(key string) bool, found func(key string, kind MatchKind)) MatchKind {
 	if v == "" {
 		return 0
@@ -95,6 +96,15 @@ func (m *Matcher) Match(v string, want func(key string) bool, found func(key str
 	embedded := func(k string) {
 		kinds |= Embedded
 		found(k, Embedded)
+	}
+	if isJSON && !jsonDocument(v) {
+		// A PostgreSQL array: its elements that need no quotes (its quoted ones are
+		// strings jsonStrings reads).
+		arrayElements(v, func(s string) {
+			if want(s) {
+				embedded(s)
+			}
+		})
 	}
 	if isJSON {
 		jsonStrings(v, func(s string) {
@@ -126,6 +136,30 @@ func oneToken(v string) bool {
 		}
 	}
 	return true
+}
+
+// arrayElements calls fn with each element of a PostgreSQL array literal ({a,b},
+// {{a},{b}}) that is not quoted: the bytes between two of "{", "," and "}", as
+// PostgreSQL writes an element that needs no quotes (no space around it). A quoted
+// element is skipped.
+func arrayElements(v string, fn func(string)) {
+	start := -1
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '"':
+			for i++; i < len(v) && v[i] != '"'; i++ {
+				if v[i] == '\\' {
+					i++
+				}
+			}
+			start = -2 // until the next delimiter
+		case '{', ',', '}':
+			if start >= 0 && i > start {
+				fn(v[start:i])
+			}
+			start = i + 1
+		}
+	}
 }
 
 // jsonDocument reports whether v, which looksJSON, is a JSON array or object rather

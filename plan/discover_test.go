@@ -65,6 +65,11 @@ func TestMatch(t *testing.T) {
 		"json html inside": {`{"body":"<img src=\"https://media.charhub.app/pages/p1/hero.png\">"}`, found{Embedded, []string{"4 pages/p1/hero.png"}}},
 		"json unrelated":   {`{"title": "stories", "tags": ["a", "b"]}`, found{}},
 		"postgres array":   {`{https://media.charhub.app/pages/p1/hero.png,https://media.charhub.app/pages/p1/inline.png}`, found{Embedded, []string{"4 pages/p1/hero.png", "4 pages/p1/inline.png"}}},
+		"postgres array of keys": {`{stories/s1/cover.webp,"characters/c1/avatars/my avatar.webp",NULL,pages/p1/hero.png}`,
+			found{Embedded, []string{"4 characters/c1/avatars/my avatar.webp", "4 pages/p1/hero.png", "4 stories/s1/cover.webp"}}},
+		"postgres array, two dimensions": {`{{stories/s1/cover.webp},{pages/p1/hero.png}}`, found{Embedded, []string{"4 pages/p1/hero.png", "4 stories/s1/cover.webp"}}},
+		"postgres array, no key":         {`{stories/s1,"stories/s1/cover.webp ", stories/s1/cover.webp}`, found{}},
+		"json object, not an array":      {`{"k":1,"stories/s1/cover.webp":2}`, found{Embedded, []string{"4 stories/s1/cover.webp"}}},
 		"postgres array, quoted": {`{"https://media.charhub.app/characters/c1/avatars/my avatar.webp",https://cdn.example.com/x.png}`,
 			found{Embedded, []string{"4 characters/c1/avatars/my avatar.webp"}}},
 	}

@@ -50,6 +50,9 @@ const maxPrefilterSegments = 32
 //   - Embedded, as a JSON string equal to k: jsonStrings reads the bytes between two
 //     quotes, unescaped only when they hold a backslash. Without one, v holds `"` + k,
 //     so `"` + seg (Contains).
+//   - Embedded, as an element of a PostgreSQL array equal to k: arrayElements reads
+//     the bytes right after a "{" or a ",", so v holds "{" + seg or "," + seg
+//     (Contains).
 //
 // A string of a JSON document that was unescaped holds a backslash in v; anything
 // else above is a substring of v. So v names k only if it holds "%" or "\" (Escapes)
@@ -102,6 +105,8 @@ func (m *Matcher) Prefilter(keys func(yield func(string) bool)) (Prefilter, bool
 		add(&p.Segments, seg)
 		add(&p.Prefixes, seg)
 		add(&p.Contains, `"`+seg)
+		add(&p.Contains, "{"+seg)
+		add(&p.Contains, ","+seg)
 		for _, u := range m.urls {
 			if host := u.base.Host; isASCII(host) {
 				add(&p.ContainsFold, asciiLower(host+u.prefix+"/"+seg))

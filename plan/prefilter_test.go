@@ -19,10 +19,11 @@ func TestPrefilter(t *testing.T) {
 		t.Fatal("Prefilter: no filter for three keys")
 	}
 	want := Prefilter{
-		Escapes:      []string{"%", `\`},
-		Segments:     []string{"characters/", "top.png"},
-		Prefixes:     []string{"characters/", "top.png"},
-		Contains:     []string{"\u212a", "\u017f", "/p/characters/", `"characters/`, `"top.png`, "/p/top.png"},
+		Escapes:  []string{"%", `\`},
+		Segments: []string{"characters/", "top.png"},
+		Prefixes: []string{"characters/", "top.png"},
+		Contains: []string{"\u212a", "\u017f", "/p/characters/", `"characters/`, "{characters/", ",characters/", `"top.png`, "{top.png", ",top.png",
+			"/p/top.png"},
 		ContainsFold: []string{"media.skies.com/prod/characters/", "media.skies.com/prod/top.png"},
 	}
 	// The fold runes come from the ASCII host: the Kelvin sign for k, the long s for s.
@@ -50,6 +51,9 @@ func TestPrefilter(t *testing.T) {
 		"JSON escape":                  {`{"u":"https:\/\/media.skies.com\/prod\/characters\/c1\/a.webp"}`, true},
 		"JSON string":                  {`{"k":"characters/c1/a.webp"}`, true},
 		"JSON, other segment":          {`{"k":"users/1/a.webp","n":3}`, false},
+		"PostgreSQL array, first":      {"{characters/c1/a.webp,users/1}", true},
+		"PostgreSQL array, later":      {"{users/1,characters/c1/a.webp}", true},
+		"PostgreSQL array, other":      {"{users/1,users/characters/}", false},
 		"prose":                        {"Some characters/ in prose", false},
 		"empty":                        {"", false},
 	}
@@ -87,7 +91,8 @@ var fuzzBases = []string{"https://Media.Example.com/prod", "http://127.0.0.1:900
 // FuzzPrefilter checks that the prefilter is a necessary condition of Match: a value
 // that names one of the keys is admitted. Values are assembled from the key, a base
 // with its letters' case changed, and text, in the shapes an application writes: the
-// key, a URL (encoded or not, with a query), JSON (escaped or not), HTML, markdown.
+// key, a URL (encoded or not, with a query), JSON (escaped or not), HTML, markdown, a
+// PostgreSQL array.
 func FuzzPrefilter(f *testing.F) {
 	f.Add("characters/c1/a.webp", "Hello", uint8(0), uint32(0))
 	f.Add("characters/c1/my avatar.webp", "x", uint8(1<<2|1<<4|2<<5), uint32(0xffff))
@@ -97,6 +102,7 @@ func FuzzPrefilter(f *testing.F) {
 	f.Add("k/s/K.png", "{", uint8(6<<5|1<<4|2), uint32(0x7))
 	f.Add("x/100%.png", `{"u":"https:\/\/bucket.kiss.s3.amazonaws.com\/x\/100%25.png"}`, uint8(2), uint32(0))
 	f.Add("z/a.png", "https://bucket.kiss.s3.amazonaws.com/z/a.png", uint8(1<<7), uint32(9))
+	f.Add("stories/s1/cover.webp", "NULL", uint8(1<<5), uint32(0))
 	m := NewMatcher(fuzzBases...)
 	f.Fuzz(func(t *testing.T, key, text string, form uint8, caseMask uint32) {
 		if key == "" {
@@ -141,7 +147,8 @@ func FuzzPrefilter(f *testing.F) {
 		case 7:
 			v = `["` + strings.NewReplacer("/", `\/`, "c", `\u0063`).Replace(u) + `"]`
 		}
-		for _, v := range []string{v, text, text + v, v + text} {
+		// Alone, beside the text, and as an element of a PostgreSQL array (first or not).
+		for _, v := range []string{v, text, text + v, v + text, "{" + v + "," + text + "}", "{" + text + "," + v + "}"} {
 			names := false
 			m.Match(v, func(k string) bool { return slices.Contains(keys, k) }, func(string, MatchKind) { names = true })
 			if names && !p.Admits(v) {

@@ -42,7 +42,7 @@ func TestTextFilter(t *testing.T) {
 		"Prose about characters/ and top.png in the middle", `a+b(c)[d]^$.*?{2}|\\/e.png`, "aab(c)[d]^$.*?{2}|/e.png",
 		`https://media.skies.com/prod/A+B(C)[D]^$.*?{2}|\\/`, "https://media.skies.com/prod/a+b(c)[d]^$.*?{2}|/", "ab/x",
 		"100%_x/y.png", "100a_x/y.png", "100%ax/y.png", "https://media.skies.com/prod/100%25_x/y.png", "https://media.skies.com/prod/100X_x/",
-		"a_b/x.png", "aXb/x.png", `{"k": "aXb/x.png"}`, "https://MEDIA.skies.com/prod/aXb/x.png", "ÀÉÎÕÜ àéîõü", "", "日本語のテキスト characters/",
+		"a_b/x.png", "aXb/x.png", `{"k": "aXb/x.png"}`, "{characters/c1/a.webp,x}", "{x,top.png}", "{x,users/1}", "{{a_b/x.png}}", "https://MEDIA.skies.com/prod/aXb/x.png", "ÀÉÎÕÜ àéîõü", "", "日本語のテキスト characters/",
 	}
 	// Rows of two columns: each value beside NULL, and beside each other value now and then.
 	var rows [][]any
