@@ -599,7 +599,10 @@ func (l *rangeLister) deliver(objs []types.Object) error {
 // and, after each round (as many pages as the level), grows rampGrowth-fold while the
 // round's pages took on average at most rampSlack × the fastest page seen (more pages
 // in flight cost nothing: the wait is the network's), up to max; a round slower than
-// rampBack × the fastest halves it (more pages in flight only queue at the server).
+// rampBack × the fastest halves it (more pages in flight only queue at the server). A
+// first page slower than rampFar comes from a server far away (R2 answers a page in
+// hundreds of milliseconds; a server on the same machine or network in tens), and the
+// level goes straight to max: a round at four would cost a whole page's wait.
 type ramp struct {
 	limit, max int
 	hold       bool // the level stays at limit (tests)
@@ -612,11 +615,16 @@ const (
 	rampGrowth = 4
 	rampSlack  = 1.5
 	rampBack   = 3
+	rampFar    = 150 * time.Millisecond
 )
 
 // observe counts one page that took d.
 func (r *ramp) observe(d time.Duration) {
 	if r.hold {
+		return
+	}
+	if r.fastest == 0 && d >= rampFar {
+		r.fastest, r.limit = d, r.max
 		return
 	}
 	if r.fastest == 0 || d < r.fastest {

@@ -244,19 +244,29 @@ func TestRamp(t *testing.T) {
 		pages []time.Duration
 		want  []int // the level after each page
 	}{
-		"far server: one, four, sixteen": {
+		"far server: straight to the cap": {
 			max:   16,
 			pages: []time.Duration{300 * ms, 305 * ms, 310 * ms, 300 * ms, 320 * ms, 300 * ms},
+			want:  []int{16, 16, 16, 16, 16, 16},
+		},
+		"far, and the server slows down at the cap: it halves": {
+			max:   4,
+			pages: []time.Duration{200 * ms, 700 * ms, 650 * ms, 800 * ms, 700 * ms},
+			want:  []int{4, 4, 4, 4, 2},
+		},
+		"near server: one, four, sixteen": {
+			max:   16,
+			pages: []time.Duration{30 * ms, 35 * ms, 31 * ms, 30 * ms, 32 * ms, 30 * ms},
 			want:  []int{4, 4, 4, 4, 16, 16},
 		},
 		"a slow first page (connection setup) does not hold it back": {
 			max:   16,
-			pages: []time.Duration{900 * ms, 300 * ms, 300 * ms, 310 * ms, 300 * ms},
+			pages: []time.Duration{120 * ms, 30 * ms, 30 * ms, 31 * ms, 30 * ms},
 			want:  []int{4, 4, 4, 4, 16},
 		},
 		"capped": {
 			max:   3,
-			pages: []time.Duration{300 * ms, 300 * ms, 300 * ms, 300 * ms},
+			pages: []time.Duration{30 * ms, 30 * ms, 30 * ms, 30 * ms},
 			want:  []int{3, 3, 3, 3},
 		},
 		"busy server: pages slow down, the level stays": {
