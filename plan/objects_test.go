@@ -101,7 +101,7 @@ func TestRewriteSpillChains(t *testing.T) {
 // long enough to fill several blocks and to make the permutation's cycles long, comes
 // out sorted with every record and odd ETag still its key's.
 func TestObjectSetSortLarge(t *testing.T) {
-	const n = 3*(1<<chunkBits) + 17
+	const n = 3*(1<<arenaBits) + 17
 	want := map[string]Object{}
 	listed := make([]Object, n)
 	for i := range n {

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -139,8 +138,8 @@ func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, revert
 		var yieldErr error
 		err := bucket.ListConcurrent(ctx, "", cfg.Bucket.ListConcurrency, func(key string, size int64, etag string, modified time.Time) error {
 			ph.add(1)
-			if n++; n == bigListing {
-				tightenGC()
+			if n++; n%gcStep == 0 {
+				paceGC(n)
 			}
 			yieldErr = yield(plan.Object{Key: key, Size: size, ETag: etag, Modified: modified})
 			return yieldErr
@@ -176,21 +175,6 @@ func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, revert
 	p.Header.References = refs
 	p.Header.Summary.DiscoverySkipped = !discovery
 	return p, nil
-}
-
-// bigListing is the number of objects from which a plan collects garbage more often.
-const bigListing = 100_000
-
-// tightenGC makes the garbage collector run when the heap has grown by a quarter
-// instead of doubled, unless GOGC says otherwise. The planner holds the listing in
-// large blocks without pointers, which a collection marks in no time, so for a big
-// bucket this keeps the peak near what the plan really holds at little cost; below
-// bigListing objects the heap is a few tens of MiB and doubling it costs nothing, while
-// frequent collections would.
-func tightenGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(25)
-	}
 }
 
 // writePlanFile writes the plan next to path and renames it into place, so a reader
