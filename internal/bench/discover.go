@@ -32,7 +32,8 @@ import (
 //     connection, against the scan of `r2plan discover` (its "discovered" log line's
 //     scan_seconds, which reads a few tables at once);
 //   - a deletion plan of the whole bucket with the deletion guard, against the same plan
-//     with --skip-discovery (the guard reads only the rows its prefilter admits).
+//     with --skip-discovery (the guard reads only the rows its prefilter admits), on
+//     loopback and again through the proxy at R2's latency.
 //
 // Each figure is the median of 3 runs.
 
@@ -50,10 +51,10 @@ func (r *runner) discoverRates(ctx context.Context) error {
 	}
 	defer st.close()
 	var db *sqldb.DB
+	var url string
 	cfgPath := filepath.Join(st.dir, "discover.hcl")
-	err = r.phase(ctx, "discover: seed", func(ctx context.Context) error {
-		url, err := st.sv.pg.CreateDatabase(ctx, "discover")
-		if err != nil {
+	err = r.phase(ctx, "discover: seed", func(ctx context.Context) (err error) {
+		if url, err = st.sv.pg.CreateDatabase(ctx, "discover"); err != nil {
 			return err
 		}
 		if db, err = sqldb.Open(ctx, url); err != nil {
@@ -72,7 +73,7 @@ func (r *runner) discoverRates(ctx context.Context) error {
 		if err := putAll(ctx, st.direct, "discover", objs, 32); err != nil {
 			return err
 		}
-		return os.WriteFile(cfgPath, []byte(discoverConfig(st.sv.s3, url)), 0o600)
+		return os.WriteFile(cfgPath, []byte(discoverConfig(st.sv.s3.Endpoint, st.sv.s3, url)), 0o600)
 	})
 	if db != nil {
 		defer db.Close()
@@ -113,8 +114,34 @@ func (r *runner) discoverRates(ctx context.Context) error {
 		return err
 	}
 
-	var with, without []float64
-	err = r.phase(ctx, "discover: deletion plans", func(ctx context.Context) error {
+	with, without, err := r.deletionPlans(ctx, "discover: deletion plans", cfgPath, objects)
+	r.f["disc_guard_plan_s"], r.f["disc_skip_plan_s"] = median(with), median(without)
+	if err != nil {
+		return err
+	}
+	// The same plans at R2's latency, through the proxy: the guard's read runs beside a
+	// listing that now waits on the network rather than on this machine's 2 cores.
+	latPath := filepath.Join(st.dir, "discover-latency.hcl")
+	if err := os.WriteFile(latPath, []byte(discoverConfig(st.sv.proxy.Endpoint, st.sv.s3, url)), 0o600); err != nil {
+		return err
+	}
+	st.sv.proxy.setDelays(discoverListDelay, discoverOpDelay)
+	defer st.sv.proxy.setDelays(0, 0)
+	with, without, err = r.deletionPlans(ctx, "discover: deletion plans at R2's latency", latPath, objects)
+	r.f["disc_guard_lat_plan_s"], r.f["disc_skip_lat_plan_s"] = median(with), median(without)
+	return err
+}
+
+// The delays of the discovery section's deletion plans at R2's latency.
+const (
+	discoverListDelay = 300 * time.Millisecond
+	discoverOpDelay   = 60 * time.Millisecond
+)
+
+// deletionPlans times 3 deletion plans of the section's bucket with the deletion guard
+// and 3 with --skip-discovery, alternately, checking what each deletes.
+func (r *runner) deletionPlans(ctx context.Context, name, cfgPath string, objects int) (with, without []float64, err error) {
+	err = r.phase(ctx, name, func(ctx context.Context) error {
 		for range 3 {
 			for _, skip := range []bool{true, false} {
 				args := []string{"plan", "--config", cfgPath, "-q"}
@@ -149,8 +176,7 @@ func (r *runner) discoverRates(ctx context.Context) error {
 		}
 		return nil
 	})
-	r.f["disc_guard_plan_s"], r.f["disc_skip_plan_s"] = median(with), median(without)
-	return err
+	return with, without, err
 }
 
 // seedDiscovery creates the 5 tables of perTable rows, and a declared reference table.
@@ -176,8 +202,9 @@ func seedDiscovery(ctx context.Context, db *sql.DB, perTable, objects int) error
 	return nil
 }
 
-// discoverConfig is the section's r2plan.hcl: every object under obj/ an old orphan.
-func discoverConfig(srv *testenv.S3Server, dbURL string) string {
+// discoverConfig is the section's r2plan.hcl, for the bucket at endpoint (the server
+// itself, or the proxy in front of it): every object under obj/ an old orphan.
+func discoverConfig(endpoint string, srv *testenv.S3Server, dbURL string) string {
 	return fmt.Sprintf(`
 bucket {
   endpoint          = %q
@@ -202,7 +229,7 @@ orphans {
   min_age    = "1ms"
   max_delete = 100000000
 }
-`, srv.Endpoint, srv.AccessKey, srv.SecretKey, dbURL)
+`, endpoint, srv.AccessKey, srv.SecretKey, dbURL)
 }
 
 // rawTextScan reads every text column of the 5 tables with plain SELECTs, one table
@@ -264,6 +291,9 @@ func (rep *Report) PrintDiscover(w io.Writer) {
 	r, tg, met = ratio("disc_guard_plan_s", "disc_skip_plan_s", 1.5, false)
 	t.Append(fmt.Sprintf("deletion plan with the guard (%.0f kept)", f["disc_objects"]-f["disc_guard_deletes"]),
 		fmt.Sprintf("%.2f s", f["disc_guard_plan_s"]), fmt.Sprintf("--skip-discovery %.2f s", f["disc_skip_plan_s"]), r, tg, met)
+	r, _, _ = ratio("disc_guard_lat_plan_s", "disc_skip_lat_plan_s", 1.5, false)
+	t.Append(fmt.Sprintf("the same, at %v a listing page, %v a request", discoverListDelay, discoverOpDelay),
+		fmt.Sprintf("%.2f s", f["disc_guard_lat_plan_s"]), fmt.Sprintf("--skip-discovery %.2f s", f["disc_skip_lat_plan_s"]), r, "", "")
 	t.Render()
 	fmt.Fprintln(w, "note: the raw SELECT goes through database/sql, one table after the other; discover reads up to")
 	fmt.Fprintln(w, "      4 tables at once through pgx itself (no string per value), and its time excludes the listing.")
