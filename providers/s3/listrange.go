@@ -96,24 +96,74 @@ func (b *Bucket) listRanges(ctx context.Context, prefix string, level *ramp, pag
 // cuts the ranges where each folder but the first begins, into ranges that wait for a
 // worker: a bucket of a few folders is listed folder by folder from the second round on,
 // where estimates from the first page alone (which sees only the first folder) could
-// only guess where the keys end. At most as many cuts as workers, spread over the
-// folders. It is a hint: an error leaves the ranges as they are.
+// only guess where the keys end. Then, one request each and at once, the second level
+// of those folders, and the same for each that holds a few folders (at most
+// seedSubfolders entries, not cut short): "dev/" of dev/characters/, dev/curated/ and
+// dev/stories/, or the "prod/" that holds a whole bucket after its move, whose keys an
+// estimate from the first subfolder's would place in that subfolder alone. At most as
+// many cuts as workers at each level, spread over the folders. It is a hint: an error
+// leaves the ranges as they are.
 func (l *rangeLister) seed(ctx context.Context) {
-	page, err := l.b.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
-		Bucket:    aws.String(l.b.opts.Bucket),
-		Prefix:    aws.String(l.prefix),
-		Delimiter: aws.String("/"),
-		MaxKeys:   aws.Int32(int32(l.pageSize)),
-	})
-	if err != nil || len(page.CommonPrefixes) < 2 {
+	folders, _, err := l.folders(ctx, l.prefix, l.pageSize)
+	if err != nil || len(folders) == 0 {
 		return
 	}
-	folders := page.CommonPrefixes[1:]
+	l.splitAll(folders[1:])
+	if len(folders) > l.level.max {
+		return
+	}
+	subs := make([][]string, len(folders))
+	var wg sync.WaitGroup
+	for i, f := range folders {
+		wg.Go(func() {
+			if sub, truncated, err := l.folders(ctx, f, seedSubfolders); err == nil && !truncated {
+				subs[i] = sub
+			}
+		})
+	}
+	wg.Wait()
+	var more []string
+	for _, sub := range subs {
+		if len(sub) > 1 {
+			more = append(more, sub[1:]...)
+		}
+	}
+	l.splitAll(more)
+}
+
+// seedSubfolders is the most entries (keys and folders) a folder's first level may have
+// for seed to cut at its folders.
+const seedSubfolders = 100
+
+// folders lists the first level of folders under prefix (delimiter "/"), in a request
+// of at most max entries; truncated says there are more.
+func (l *rangeLister) folders(ctx context.Context, prefix string, max int) (folders []string, truncated bool, err error) {
+	page, err := l.b.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
+		Bucket:    aws.String(l.b.opts.Bucket),
+		Prefix:    aws.String(prefix),
+		Delimiter: aws.String("/"),
+		MaxKeys:   aws.Int32(int32(max)),
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	for _, cp := range page.CommonPrefixes {
+		folders = append(folders, aws.ToString(cp.Prefix))
+	}
+	return folders, aws.ToBool(page.IsTruncated), nil
+}
+
+// splitAll cuts the ranges where each of folders begins (at most as many as workers,
+// spread over them) and wakes the workers.
+func (l *rangeLister) splitAll(folders []string) {
 	n := min(len(folders), l.level.max)
+	if n == 0 {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i := range n {
-		p := aws.ToString(folders[i*len(folders)/n].Prefix)
+		p := folders[i*len(folders)/n]
 		// Every key of the folder sorts after the folder's name without its "/".
 		l.split(p[:len(p)-1])
 	}

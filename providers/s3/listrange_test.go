@@ -234,6 +234,33 @@ func TestListRanges(t *testing.T) {
 	})
 }
 
+// TestSeed: the first level of folders, and the second level of the folders that hold
+// a few, become ranges waiting for workers, each starting where its folder does; a
+// folder of many entries (more than seedSubfolders) is not read for its folders.
+func TestSeed(t *testing.T) {
+	b := newBucket(t, Options{})
+	keys := []string{"a.png", "dev/characters/c1/a.webp", "dev/characters/c2/a.webp", "dev/curated/x.webp", "dev/stories/s1/c.webp",
+		"prod/characters/c1/a.webp", "prod/stories/s1/c.webp"}
+	for i := range seedSubfolders + 1 {
+		keys = append(keys, fmt.Sprintf("many/f%03d/x.png", i))
+	}
+	putMany(t, b, keys)
+	l := &rangeLister{b: b, pageSize: 1000, level: fixed(16)}
+	l.cond = sync.NewCond(&l.mu)
+	l.ranges = []*keyRange{{open: true, owned: true}}
+	l.active = 1
+	l.seed(t.Context())
+	var got []string
+	for _, r := range l.pending {
+		got = append(got, r.after)
+	}
+	slices.Sort(got)
+	want := []string{"dev/curated", "dev/stories", "many", "prod", "prod/stories"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ranges waiting after the seed, by start (-want +got):\n%s", diff)
+	}
+}
+
 // fixed is a level that does not move: n ranges at once.
 func fixed(n int) *ramp { return &ramp{limit: n, max: n, hold: true} }
 
