@@ -43,9 +43,10 @@ bucket {
   public_url = env("R2_PUBLIC_URL", "https://media.charhub.app")
 
   # path_style defaults to true when an endpoint is set, which R2 accepts.
-  # How many top-level prefixes (characters/, stories/, …) a plan lists at once: 1, one
-  # sequential listing, is the fastest on a filesystem-backed server; R2 answers parallel
-  # listings faster. It changes no plan.
+  # The most key ranges a plan lists at once (the bucket is cut into ranges as it is
+  # listed, whatever its prefixes): how many run follows the pages' latency up to this
+  # cap, so R2 gets many and a server on the same machine few; 1 is one sequential
+  # listing. It changes no plan.
   list_concurrency = env("R2_LIST_CONCURRENCY", "16")
 
   # How a copy is kept from overwriting a target that holds other content. Every mode

@@ -135,16 +135,3 @@ func (pl *planner) mayDelete(i int) bool {
 	k := pl.objs.key(i)
 	return pl.in.Scope.Contains(k) && (settled || pl.in.Orphans.covers(k))
 }
-
-// deletableKeys streams the keys that mayDelete admits.
-func (pl *planner) deletableKeys(yield func(string) bool) {
-	for i := range pl.objs.len() {
-		if !pl.mayDelete(i) {
-			continue
-		}
-		k := pl.objs.keyBytes(i)
-		if !yield(unsafe.String(unsafe.SliceData(k), len(k))) {
-			return
-		}
-	}
-}

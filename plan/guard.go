@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unsafe"
 )
 
 // An UndeclaredColumn is a column that no reference declares and that names objects the
@@ -41,17 +40,7 @@ func (pl *planner) guard(p *Plan, early *ahead) error {
 	// Only the rows that may name a doomed object need be read.
 	values := func(yield func(column, value string) error) error {
 		var filter *Prefilter
-		if f, ok := m.Prefilter(func(yield func(string) bool) {
-			for i := range objs.len() {
-				if objs.rec(i).flags&fEmitDelete == 0 {
-					continue
-				}
-				k := objs.keyBytes(i)
-				if !yield(unsafe.String(unsafe.SliceData(k), len(k))) {
-					return
-				}
-			}
-		}); ok {
+		if f, ok := m.Prefilter(objs.keysWhere(func(i int) bool { return objs.rec(i).flags&fEmitDelete != 0 })); ok {
 			filter = &f
 		}
 		return in.Undeclared(context.Background(), filter, yield)

@@ -146,7 +146,7 @@ func Make(in Inputs) (p *Plan, err error) {
 		return nil, err
 	}
 	if in.Undeclared != nil && early == nil {
-		if f, ok := in.matcher().Prefilter(pl.deletableKeys); ok {
+		if f, ok := in.matcher().Prefilter(objs.keysWhere(pl.mayDelete)); ok {
 			early = startAhead(in.Undeclared, f)
 		}
 	}

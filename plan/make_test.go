@@ -14,6 +14,18 @@ import (
 
 func ptr(s string) *string { return &s }
 
+// listing streams objects as a bucket's listing does.
+func listing(objects []Object) func(yield func(Object) error) error {
+	return func(yield func(Object) error) error {
+		for _, o := range objects {
+			if err := yield(o); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 func inputs(objects []Object, refs map[string][]Row) Inputs {
 	urls, _ := NewURLs("https://media.charhub.app")
 	return Inputs{
@@ -25,14 +37,7 @@ func inputs(objects []Object, refs map[string][]Row) Inputs {
 			{Name: "image", Table: "CharacterImage", PrimaryKey: "id", KeyColumn: "key", URLColumn: "url"},
 			{Name: "story", Table: "Story", PrimaryKey: "id", URLColumn: "coverImage"},
 		},
-		Objects: func(yield func(Object) error) error {
-			for _, o := range objects {
-				if err := yield(o); err != nil {
-					return err
-				}
-			}
-			return nil
-		},
+		Objects: listing(objects),
 		Rows: func(ref Reference, yield func(Row) error) error {
 			for _, r := range refs[ref.Name] {
 				if err := yield(r); err != nil {

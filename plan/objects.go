@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"time"
+	"unsafe"
 )
 
 // objectSet is the listing, held as compactly as planning allows: ten million objects
@@ -159,6 +160,22 @@ func (o *objectSet) len() int { return o.n }
 
 // rec returns object i's record.
 func (o *objectSet) rec(i int) *objRec { return o.recs.at(i) }
+
+// keysWhere streams the keys of the objects i for which pred(i) holds, as strings that
+// share the arena's bytes (no copy: the caller must not keep them past the set).
+func (o *objectSet) keysWhere(pred func(i int) bool) func(yield func(string) bool) {
+	return func(yield func(string) bool) {
+		for i := range o.len() {
+			if !pred(i) {
+				continue
+			}
+			k := o.keyBytes(i)
+			if !yield(unsafe.String(unsafe.SliceData(k), len(k))) {
+				return
+			}
+		}
+	}
+}
 
 // keyBytes returns key i without copying it; it must not be kept.
 func (o *objectSet) keyBytes(i int) []byte {

@@ -15,14 +15,7 @@ func TestObjectSetUnsortedListing(t *testing.T) {
 		{Key: "a/0", Size: 0, ETag: ""},
 	}
 	var s Summary
-	objs, err := collectObjects(func(yield func(Object) error) error {
-		for _, o := range listed {
-			if err := yield(o); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, &s)
+	objs, err := collectObjects(listing(listed), &s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,14 +110,7 @@ func TestObjectSetSortLarge(t *testing.T) {
 		want[o.Key] = o
 	}
 	var s Summary
-	objs, err := collectObjects(func(yield func(Object) error) error {
-		for _, o := range listed {
-			if err := yield(o); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, &s)
+	objs, err := collectObjects(listing(listed), &s)
 	if err != nil {
 		t.Fatal(err)
 	}
