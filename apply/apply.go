@@ -299,7 +299,7 @@ func (r *runner) interrupted() bool {
 // parallel) and finishes the chunk before it: journals its copies and starts the
 // rewrites of the rows of every verified move. At most two chunks copy at once.
 func (r *runner) chunk(ctx context.Context, moves []plan.Move) error {
-	next := r.startCopies(ctx, slices.Clone(moves))
+	next := r.startCopies(ctx, slices.Clone(moves), r.copying)
 	err := r.finishChunk(ctx)
 	r.copying = next
 	if err != nil {

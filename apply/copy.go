@@ -82,30 +82,38 @@ type copyBatch struct {
 	copied   atomic.Int64
 	present  atomic.Int64
 	err      error // listing the targets, or the context
-	done     chan struct{}
+	// dispatched is closed when the batch has started its last copy (or stopped
+	// starting them); the next batch starts its copies only then.
+	dispatched chan struct{}
+	done       chan struct{}
 }
 
 // startCopies lists a chunk's targets and copies its moves in the background, under
-// the shared pacer: while the previous chunk's last copies finish, this chunk's listing
-// is already done and its first copies are in flight, so the pipe never drains
-// between chunks.
-func (r *runner) startCopies(ctx context.Context, moves []plan.Move) *copyBatch {
+// the shared pacer. The listing starts at once; the copies start when prev (the chunk
+// before, nil for none) has started its last one. So the pacer's slots go to the older
+// chunk first, which finishes (and has its rows rewritten) as early as it can, and
+// this chunk's listing is done before the pipe has room for its copies: the pipe never
+// drains between chunks.
+func (r *runner) startCopies(ctx context.Context, moves []plan.Move, prev *copyBatch) *copyBatch {
 	b := &copyBatch{
-		moves:    moves,
-		verified: make([]string, len(moves)),
-		drift:    make([]*Drift, len(moves)),
-		failed:   make([]error, len(moves)),
-		done:     make(chan struct{}),
+		moves:      moves,
+		verified:   make([]string, len(moves)),
+		drift:      make([]*Drift, len(moves)),
+		failed:     make([]error, len(moves)),
+		dispatched: make(chan struct{}),
+		done:       make(chan struct{}),
 	}
 	go func() {
 		defer close(b.done)
-		b.err = r.copyAll(ctx, b)
+		b.err = r.copyAll(ctx, b, prev)
 	}()
 	return b
 }
 
-// copyAll copies and verifies b's moves, recording per-move outcomes in b.
-func (r *runner) copyAll(ctx context.Context, b *copyBatch) error {
+// copyAll copies and verifies b's moves, recording per-move outcomes in b; its copies
+// start once prev's have all started.
+func (r *runner) copyAll(ctx context.Context, b *copyBatch, prev *copyBatch) error {
+	defer close(b.dispatched)
 	// One listing per thousand targets tells which are absent (copied without a HEAD
 	// first) and which are already there (an earlier run).
 	var targets []string
@@ -119,6 +127,13 @@ func (r *runner) copyAll(ctx context.Context, b *copyBatch) error {
 		return fmt.Errorf("list the targets: %w", err)
 	}
 	r.o.Hook("listed")
+	if prev != nil {
+		select {
+		case <-prev.dispatched:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	// Per-move outcomes are recorded, not returned: one move's failure must not cancel
 	// the copies in flight beside it.
 	var wg sync.WaitGroup
