@@ -15,12 +15,17 @@ import (
 //     the floor;
 //   - otherwise, while the rate holds or grows, the limit rises by pacerStep, up to
 //     the cap;
-//   - a rate well below the best seen at a lower limit (more copies in flight only
-//     queue at a saturated server) takes a step back.
+//   - a mean rate, over the windows in the current band of limits, well below the best
+//     mean of a lower band (more copies in flight only slow a saturated server) takes
+//     a step back. Means, not single windows: on a busy server one window's rate
+//     scatters by tens of percent, and the best single window is a rate the server
+//     does not keep, so comparing with it held the limit far below where the rate
+//     stopped growing.
 //
 // On a server far away (R2: tens of milliseconds a copy) the rate grows with the
-// copies in flight and the limit climbs to the cap unless the server pushes back; on
-// loopback the server's CPU is the limit and it settles where the rate stops growing.
+// copies in flight and the limit climbs to the cap unless the server pushes back; where
+// the server's CPU is the limit the rate stops growing, the limit drifts up while it
+// holds, and steps back where more copies in flight make it fall.
 type pacer struct {
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -37,13 +42,29 @@ type pacer struct {
 	winDone   int
 	winThrott int64
 	lastRate  float64
-	best      map[int]float64 // best rate seen at each limit
-	peak      int             // the highest limit reached
+	rates     map[int]*meanRate // the windows' rates by band of limits (limit / pacerBand)
+	peak      int               // the highest limit reached
 }
+
+// meanRate is the mean of the rates of the windows in one band of limits.
+type meanRate struct {
+	sum float64
+	n   int
+}
+
+func (m *meanRate) mean() float64 { return m.sum / float64(m.n) }
 
 const (
 	pacerStep  = 4
 	pacerFloor = 4
+	// pacerFall: where the mean rate of the windows in the band of the current limit
+	// is below this share of the best mean of a lower band, the limit takes a step
+	// back. Means of at least pacerSamples windows, in bands of pacerBand limits: one
+	// window's rate scatters by tens of percent on a busy server, and the best of many
+	// single windows is a rate the server does not keep.
+	pacerFall    = 0.85
+	pacerSamples = 3
+	pacerBand    = 16
 	// pacerStart is the first limit (or the cap, when lower).
 	pacerStart = 32
 )
@@ -55,7 +76,7 @@ func newPacer(cap int, throttled func() int64) *pacer {
 		limit:     float64(min(cap, pacerStart)),
 		throttled: throttled,
 		now:       time.Now,
-		best:      map[int]float64{},
+		rates:     map[int]*meanRate{},
 	}
 	p.cond = sync.NewCond(&p.mu)
 	p.winStart = p.now()
@@ -111,27 +132,34 @@ func (p *pacer) release() {
 	if p.throttled != nil {
 		thr = p.throttled()
 	}
-	lim := int(p.limit)
+	band := int(p.limit) / pacerBand
+	at := p.rates[band]
+	if at == nil {
+		at = &meanRate{}
+		p.rates[band] = at
+	}
+	at.sum += rate
+	at.n++
 	switch {
 	case thr > p.winThrott:
 		p.limit = max(p.floor, p.limit/2)
-	case p.lastRate > 0 && rate < 0.8*p.bestBelow(lim):
+	case at.n >= pacerSamples && at.mean() < pacerFall*p.bestBelow(band):
 		p.limit = max(p.floor, p.limit-pacerStep)
 	case rate >= 0.97*p.lastRate:
 		p.limit = min(p.cap, p.limit+pacerStep)
 	}
-	p.best[lim] = max(p.best[lim], rate)
 	p.peak = max(p.peak, int(p.limit))
 	p.lastRate = rate
 	p.winStart, p.winDone, p.winThrott = now, 0, thr
 }
 
-// bestBelow is the best rate seen at a limit below lim.
-func (p *pacer) bestBelow(lim int) float64 {
+// bestBelow is the best mean rate of a band of limits below band, among those seen in
+// at least pacerSamples windows.
+func (p *pacer) bestBelow(band int) float64 {
 	var b float64
-	for l, r := range p.best {
-		if l < lim {
-			b = max(b, r)
+	for l, r := range p.rates {
+		if l < band && r.n >= pacerSamples {
+			b = max(b, r.mean())
 		}
 	}
 	return b

@@ -2,6 +2,8 @@ package apply
 
 import (
 	"context"
+	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -83,6 +85,54 @@ func TestPacer(t *testing.T) {
 			for _, l := range limits {
 				if l < 1 || l > tt.cap {
 					t.Fatalf("limit %d outside [1, %d]", l, tt.cap)
+				}
+			}
+		})
+	}
+}
+
+// On a busy server (other processes, the collector, the disk) one window's rate
+// scatters by tens of percent either way, and the best of many windows is a rate the
+// server does not keep: the pacer must read the trend, not the scatter. Before it
+// compared one window with the best single window at a lower limit, and settled at 43
+// to 81 where the rate still grew up to the cap (as versitygw's did on a slow machine).
+func TestPacerNoisyServer(t *testing.T) {
+	tests := map[string]struct {
+		rate     func(l int) float64 // the server's mean rate at a limit
+		scatter  float64             // a window's rate is the mean times 1 ± scatter
+		lo, hi   float64             // the mean limit of the last 200 windows
+		wantDesc string
+	}{
+		"flat beyond 40": {
+			rate:    func(l int) float64 { return float64(min(l, 40)) / 0.05 },
+			scatter: 0.4, lo: 40, hi: 128,
+		},
+		"grows slowly up to the cap": {
+			rate:    func(l int) float64 { return 1000 * math.Pow(float64(l)/128, 0.35) },
+			scatter: 0.3, lo: 96, hi: 128,
+		},
+		"falls beyond 60": {
+			rate:    func(l int) float64 { return float64(min(l, 40)) / 0.01 * (1 - float64(max(0, l-60))/200) },
+			scatter: 0.3, lo: 36, hi: 112,
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			for seed := range uint64(20) {
+				rng := rand.New(rand.NewPCG(seed, 1))
+				clock := time.Unix(0, 0)
+				var thr int64
+				p := newPacer(128, func() int64 { return thr })
+				p.now = func() time.Time { return clock }
+				p.winStart = clock
+				rate := func(l int) float64 { return tt.rate(l) * (1 - tt.scatter + 2*tt.scatter*rng.Float64()) }
+				limits := drive(p, &clock, 400, rate, func(int) int64 { return 0 }, &thr)
+				var sum int
+				for _, l := range limits[200:] {
+					sum += l
+				}
+				if mean := float64(sum) / 200; mean < tt.lo || mean > tt.hi {
+					t.Errorf("seed %d: mean limit of the last 200 windows = %.0f, want %.0f..%.0f; limits: %v", seed, mean, tt.lo, tt.hi, limits)
 				}
 			}
 		})
