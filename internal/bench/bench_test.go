@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -128,10 +129,18 @@ func TestBenchLatencySmoke(t *testing.T) {
 	for _, k := range []string{
 		"raw_list_s", "list_ideal_s", "plan_wall_s", "apply_wall_s", "apply_copy_obj_s", "apply_inflight",
 		"raw_copy_obj_s", "raw_copy_level_obj_s", "delplan_wall_s", "delete_wall_s", "life_s",
+		"plan_busy_s", "plan_server_cpu_s", "plan_cpu_s", "delete_busy_s", "cores",
 	} {
 		if v, ok := f[k]; !ok || !(v > 0) {
 			t.Errorf("figure %s = %v (present %v), want a positive number", k, v, ok)
 		}
+	}
+	// The machine's CPU during a phase holds the CPU of the processes in it.
+	if f["plan_busy_s"] < f["plan_server_cpu_s"]+f["plan_cpu_s"]/2 {
+		t.Errorf("the machine was busy %v s while planning, versitygw %v s and r2plan %v s of it", f["plan_busy_s"], f["plan_server_cpu_s"], f["plan_cpu_s"])
+	}
+	if !strings.Contains(out.String(), "CPU floor here") {
+		t.Errorf("no CPU floor in the table:\n%s", out.String())
 	}
 	if f["plan_copies"] != 2500 {
 		t.Errorf("the plan copies %v objects, want 2500", f["plan_copies"])
@@ -163,5 +172,23 @@ func TestParseLatency(t *testing.T) {
 				t.Errorf("ParseLatency(%q) = %+v, want %+v", tt.in, *got, tt.want)
 			}
 		})
+	}
+}
+
+// TestCPUMark: this process's own CPU time and the machine's grow by what a busy loop
+// spends, read the way the latency mode reads versitygw's.
+func TestCPUMark(t *testing.T) {
+	m := markCPU(os.Getpid())
+	if !m.ok {
+		t.Skip("no /proc here")
+	}
+	deadline := time.Now().Add(300 * time.Millisecond)
+	n := 0
+	for time.Now().Before(deadline) {
+		n++
+	}
+	u := m.since()
+	if !u.ok || u.server < 0.1 || u.busy < u.server-0.05 {
+		t.Errorf("after 0.3 s of busy loop (%d turns): %+v; want this process ≥ 0.1 s and the machine at least that", n, u)
 	}
 }

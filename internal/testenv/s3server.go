@@ -181,6 +181,14 @@ func (s *S3Server) Stop() error {
 	return nil
 }
 
+// Pid is versitygw's process id (0 once stopped): the benchmark reads its CPU time.
+func (s *S3Server) Pid() int {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // LogPath is the file that holds versitygw's stdout and stderr.
 func (s *S3Server) LogPath() string { return s.logPath }
 
