@@ -29,7 +29,9 @@ import (
 // where the keys are; a range with a few dozen pages left is cut in the middle. A range
 // that holds nothing costs one request. A cut is made only between two positions of
 // one range, under a lock, and the owner drops the keys of a page in flight that now
-// belong to the range after the cut, so every key is listed exactly once.
+// belong to the range after the cut, so every key is listed exactly once. A range
+// that ends within a page, by its owner's keys, asks for about twice the keys it has
+// left rather than a whole page, whose rest the next range lists again (pageKeys).
 //
 // workers is a cap, not a level: how many ranges are listed at once follows the pages'
 // latency (see ramp). Where the server is far away (R2: hundreds of milliseconds a page)
@@ -197,6 +199,18 @@ type keyRange struct {
 	first   string // its first key
 	seen    int    // keys it has listed
 	classes shapes // the kinds of bytes its keys have, by position
+	// The key space of classes last built (space), and the keys seen then: every
+	// steal and every page estimates from it, and building it costs thousands of steps.
+	ks     *keySpace
+	ksSeen int
+}
+
+// space is r.classes.space(c), built again only when r has seen more keys.
+func (r *keyRange) space(c int) *keySpace {
+	if r.ks == nil || r.ks.c != c || r.ksSeen != r.seen {
+		r.ks, r.ksSeen = r.classes.space(c), r.seen
+	}
+	return r.ks
 }
 
 type rangeLister struct {
@@ -324,17 +338,57 @@ const cutDigits = 48
 // only as far as the whole listing has come, doubling as it goes. The point is in r
 // (after < at < upto, "" when there is no such key of printable ASCII).
 func cutPoint(r *keyRange, prefix string, pageSize int, ahead float64) (pages float64, at string) {
+	e, ok := r.estimate(prefix)
+	if !ok {
+		return 0, ""
+	}
+	pages = e.left / float64(pageSize)
+	if pages < minCutPages {
+		return pages, ""
+	}
+	var step *big.Float
+	if pages <= midCutPages {
+		step = new(big.Float).Quo(e.width, big.NewFloat(2))
+	} else {
+		keep := min(math.Sqrt(pages), ahead) * float64(pageSize)
+		step = new(big.Float).Mul(e.perKey, big.NewFloat(keep))
+	}
+	si, _ := step.Int(nil)
+	m := new(big.Int).Add(e.pos, si)
+	if m.Cmp(e.end) >= 0 {
+		m.Add(e.pos, new(big.Int).Rsh(new(big.Int).Sub(e.end, e.pos), 1))
+	}
+	at = printableCut(e.ks.key(e.hi[:e.ks.c], m), r.after, e.hi)
+	return pages, at
+}
+
+// rangeEstimate is what is left of a range, by the keys its owner has seen: the keys
+// between the owner's position and the range's end.
+type rangeEstimate struct {
+	ks       *keySpace
+	hi       string   // the range's end (a string above every key of an open one)
+	pos, end *big.Int // the owner's position and hi, as numbers of ks
+	width    *big.Float
+	perKey   *big.Float // the numbers between two keys, on average
+	left     float64    // keys; +Inf when too many to count
+}
+
+// estimate says how many keys are left in r from the keys its owner has seen; false
+// before it has seen two, or when no room is left.
+func (r *keyRange) estimate(prefix string) (rangeEstimate, bool) {
+	if r.seen < 2 {
+		return rangeEstimate{}, false
+	}
 	hi := r.upto
 	if r.open {
 		hi = openEnd(prefix)
 	}
-	c := commonPrefixLen(r.first, hi)
-	ks := r.classes.space(c)
+	ks := r.space(commonPrefixLen(r.first, hi))
 	pos, lo, end := ks.number(r.after), ks.number(r.first), ks.number(hi)
 	span := new(big.Float).SetInt(new(big.Int).Sub(pos, lo))
 	width := new(big.Float).SetInt(new(big.Int).Sub(end, pos))
 	if width.Sign() <= 0 {
-		return 0, ""
+		return rangeEstimate{}, false
 	}
 	if span.Sign() <= 0 {
 		span.SetInt64(1)
@@ -342,27 +396,26 @@ func cutPoint(r *keyRange, prefix string, pageSize int, ahead float64) (pages fl
 	// keys left ≈ width / span · (seen−1)
 	perKey := new(big.Float).Quo(span, big.NewFloat(float64(r.seen-1)))
 	left, _ := new(big.Float).Quo(width, perKey).Float64()
-	pages = left / float64(pageSize)
-	if math.IsInf(pages, 0) || math.IsNaN(pages) {
-		pages = math.MaxFloat64
+	if math.IsNaN(left) {
+		left = math.Inf(1)
 	}
-	if pages < minCutPages {
-		return pages, ""
+	return rangeEstimate{ks: ks, hi: hi, pos: pos, end: end, width: width, perKey: perKey, left: left}, true
+}
+
+// pageKeys is how many keys r's next page asks for: a page, or, where r ends within a
+// page by its estimate, twice the keys left and a twentieth of a page more. The keys a
+// page holds past its range's end belong to the next range, which lists them again:
+// read twice, and a server spends its time on each key it lists (versitygw reads each
+// one's metadata from disk). An estimate too low costs the range one more page.
+func (r *keyRange) pageKeys(prefix string, pageSize int) int {
+	if r.open {
+		return pageSize
 	}
-	var step *big.Float
-	if pages <= midCutPages {
-		step = new(big.Float).Quo(width, big.NewFloat(2))
-	} else {
-		keep := min(math.Sqrt(pages), ahead) * float64(pageSize)
-		step = new(big.Float).Mul(perKey, big.NewFloat(keep))
+	e, ok := r.estimate(prefix)
+	if !ok || e.left >= float64(pageSize) {
+		return pageSize
 	}
-	si, _ := step.Int(nil)
-	m := new(big.Int).Add(pos, si)
-	if m.Cmp(end) >= 0 {
-		m.Add(pos, new(big.Int).Rsh(new(big.Int).Sub(end, pos), 1))
-	}
-	at = printableCut(ks.key(hi[:c], m), r.after, hi)
-	return pages, at
+	return min(pageSize, int(math.Ceil(2*e.left))+max(1, pageSize/20))
 }
 
 // midCutPages: a range with at most this many pages left is cut in the middle.
@@ -556,14 +609,14 @@ func printableCut(at, after, hi string) string {
 func (l *rangeLister) listRange(ctx context.Context, r *keyRange) error {
 	for {
 		l.mu.Lock()
-		after := r.after
+		after, keys := r.after, r.pageKeys(l.prefix, l.pageSize)
 		l.mu.Unlock()
 		start := time.Now()
 		page, err := l.b.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
 			Bucket:     aws.String(l.b.opts.Bucket),
 			Prefix:     aws.String(l.prefix),
 			StartAfter: aws.String(after),
-			MaxKeys:    aws.Int32(int32(l.pageSize)),
+			MaxKeys:    aws.Int32(int32(keys)),
 		})
 		took := time.Since(start)
 		if err != nil {
@@ -579,7 +632,9 @@ func (l *rangeLister) listRange(ctx context.Context, r *keyRange) error {
 		}
 		// Keep the keys that are still this range's, under the lock a thief cuts with.
 		l.mu.Lock()
-		l.level.observe(took)
+		if keys == l.pageSize {
+			l.level.observe(took) // a shorter page is no measure of a full one
+		}
 		l.listed++
 		n := len(page.Contents)
 		if !r.open {

@@ -437,3 +437,30 @@ func TestCutPoint(t *testing.T) {
 		})
 	}
 }
+
+// TestPageKeys: a page asks for a whole page, except where the range ends within a
+// page by its owner's keys: then for twice the keys left, and a little more.
+func TestPageKeys(t *testing.T) {
+	var sh shapes
+	var keys []string
+	for i := range 1000 {
+		keys = append(keys, fmt.Sprintf("k/%04d", i))
+	}
+	for _, k := range keys[:100] {
+		sh.add(k)
+	}
+	tests := map[string]struct {
+		r        keyRange
+		min, max int
+	}{
+		"50 keys left":    {keyRange{first: keys[0], after: keys[99], seen: 100, upto: keys[149], classes: sh}, 100, 250},
+		"many pages left": {keyRange{first: keys[0], after: keys[99], seen: 100, upto: "k/9999", classes: sh}, 1000, 1000},
+		"open range":      {keyRange{first: keys[0], after: keys[99], seen: 100, open: true, classes: sh}, 1000, 1000},
+		"nothing seen":    {keyRange{after: keys[99], upto: keys[149]}, 1000, 1000},
+	}
+	for name, tt := range tests {
+		if got := tt.r.pageKeys("", 1000); got < tt.min || got > tt.max {
+			t.Errorf("%s: pageKeys = %d; want %d to %d", name, got, tt.min, tt.max)
+		}
+	}
+}
