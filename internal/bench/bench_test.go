@@ -36,7 +36,7 @@ func TestBenchSmoke(t *testing.T) {
 		"apply_wall_s", "apply_obj_s", "apply_copy_obj_s", "apply_rewrite_values_s", "alone_rewrite_values_s",
 		"replan_wall_s", "delplan_wall_s", "delete_keys_s", "final_replan_wall_s", "lifecycle_obj_s",
 		"req/plan/ListObjectsV2", "req/apply/CopyObject", "req/delapply/DeleteObjects",
-		"disc_raw_rows_s", "disc_rows_s", "disc_guard_plan_s", "disc_skip_plan_s", "disc_guard_deletes", "disc_guard_lat_plan_s", "disc_skip_lat_plan_s",
+		"disc_raw_rows_s", "disc_rows_s", "disc_guard_plan_s", "disc_skip_plan_s", "disc_guard_deletes", "disc_guard_lat_plan_s", "disc_skip_lat_plan_s", "disc_guard_busy_s",
 	} {
 		if v, ok := f[k]; !ok || !(v > 0) {
 			t.Errorf("figure %s = %v (present %v), want a positive number", k, v, ok)

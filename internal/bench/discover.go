@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -114,8 +115,10 @@ func (r *runner) discoverRates(ctx context.Context) error {
 		return err
 	}
 
-	with, without, err := r.deletionPlans(ctx, "discover: deletion plans", cfgPath, objects)
-	r.f["disc_guard_plan_s"], r.f["disc_skip_plan_s"] = median(with), median(without)
+	with, without, err := r.deletionPlans(ctx, "discover: deletion plans", cfgPath, objects, st.sv.s3.Pid())
+	r.f["disc_guard_plan_s"], r.f["disc_skip_plan_s"] = median(walls(with)), median(walls(without))
+	r.f["disc_guard_busy_s"], r.f["disc_skip_busy_s"] = median(busies(with)), median(busies(without))
+	r.f["cores"] = float64(runtime.NumCPU())
 	if err != nil {
 		return err
 	}
@@ -127,8 +130,8 @@ func (r *runner) discoverRates(ctx context.Context) error {
 	}
 	st.sv.proxy.setDelays(discoverListDelay, discoverOpDelay)
 	defer st.sv.proxy.setDelays(0, 0)
-	with, without, err = r.deletionPlans(ctx, "discover: deletion plans at R2's latency", latPath, objects)
-	r.f["disc_guard_lat_plan_s"], r.f["disc_skip_lat_plan_s"] = median(with), median(without)
+	with, without, err = r.deletionPlans(ctx, "discover: deletion plans at R2's latency", latPath, objects, st.sv.s3.Pid())
+	r.f["disc_guard_lat_plan_s"], r.f["disc_skip_lat_plan_s"] = median(walls(with)), median(walls(without))
 	return err
 }
 
@@ -138,9 +141,29 @@ const (
 	discoverOpDelay   = 60 * time.Millisecond
 )
 
+// timedPlan is one plan's wall time and the machine's busy CPU time while it ran
+// (every process: r2plan, versitygw, PostgreSQL), in seconds.
+type timedPlan struct{ wall, busy float64 }
+
+func walls(ps []timedPlan) []float64 {
+	var xs []float64
+	for _, p := range ps {
+		xs = append(xs, p.wall)
+	}
+	return xs
+}
+
+func busies(ps []timedPlan) []float64 {
+	var xs []float64
+	for _, p := range ps {
+		xs = append(xs, p.busy)
+	}
+	return xs
+}
+
 // deletionPlans times 3 deletion plans of the section's bucket with the deletion guard
 // and 3 with --skip-discovery, alternately, checking what each deletes.
-func (r *runner) deletionPlans(ctx context.Context, name, cfgPath string, objects int) (with, without []float64, err error) {
+func (r *runner) deletionPlans(ctx context.Context, name, cfgPath string, objects, serverPid int) (with, without []timedPlan, err error) {
 	err = r.phase(ctx, name, func(ctx context.Context) error {
 		for range 3 {
 			for _, skip := range []bool{true, false} {
@@ -148,10 +171,12 @@ func (r *runner) deletionPlans(ctx context.Context, name, cfgPath string, object
 				if skip {
 					args = append(args, "--skip-discovery")
 				}
+				cpu := markCPU(serverPid)
 				res, err := r.r2plan(ctx, nil, args...)
 				if err != nil {
 					return err
 				}
+				timed := timedPlan{wall: res.wall.Seconds(), busy: cpu.since().busy}
 				m := planLine.FindStringSubmatch(res.out)
 				if m == nil {
 					return fmt.Errorf("no summary line in the plan's output:\n%s", res.out)
@@ -162,7 +187,7 @@ func (r *runner) deletionPlans(ctx context.Context, name, cfgPath string, object
 					if deletes != objects {
 						return fmt.Errorf("the plan with --skip-discovery deletes %d objects, want all %d:\n%s", deletes, objects, res.out)
 					}
-					without = append(without, res.wall.Seconds())
+					without = append(without, timed)
 				} else {
 					// 1 in 10 avatar URLs name an object (half of them listed): the
 					// guard keeps some, and not all.
@@ -170,7 +195,7 @@ func (r *runner) deletionPlans(ctx context.Context, name, cfgPath string, object
 						return fmt.Errorf("the plan with the guard deletes %d of %d objects, want some kept:\n%s", deletes, objects, res.out)
 					}
 					r.f["disc_guard_deletes"] = float64(deletes)
-					with = append(with, res.wall.Seconds())
+					with = append(with, timed)
 				}
 			}
 		}
@@ -291,6 +316,13 @@ func (rep *Report) PrintDiscover(w io.Writer) {
 	r, tg, met = ratio("disc_guard_plan_s", "disc_skip_plan_s", 1.5, false)
 	t.Append(fmt.Sprintf("deletion plan with the guard (%.0f kept)", f["disc_objects"]-f["disc_guard_deletes"]),
 		fmt.Sprintf("%.2f s", f["disc_guard_plan_s"]), fmt.Sprintf("--skip-discovery %.2f s", f["disc_skip_plan_s"]), r, tg, met)
+	if busy, cores := f["disc_guard_busy_s"], f["cores"]; busy > 0 && cores > 0 {
+		// What the guarded plan's work cannot go below here, every process's CPU time
+		// over the cores; against the plan without the guard, the best ratio it allows.
+		f["disc_guard_floor_s"] = busy / cores
+		r, _, _ = ratio("disc_guard_floor_s", "disc_skip_plan_s", 1.5, false)
+		t.Append("", "", fmt.Sprintf("CPU floor here: %.2f s = %.2f s busy ÷ %.0f cores (without the guard: %.2f s busy)", busy/cores, busy, cores, f["disc_skip_busy_s"]), r, "", "")
+	}
 	r, _, _ = ratio("disc_guard_lat_plan_s", "disc_skip_lat_plan_s", 1.5, false)
 	t.Append(fmt.Sprintf("the same, at %v a listing page, %v a request", discoverListDelay, discoverOpDelay),
 		fmt.Sprintf("%.2f s", f["disc_guard_lat_plan_s"]), fmt.Sprintf("--skip-discovery %.2f s", f["disc_skip_lat_plan_s"]), r, "", "")
