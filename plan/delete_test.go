@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -212,5 +213,61 @@ func TestDeleteBudget(t *testing.T) {
 				t.Errorf("DeletesAllowed(%d) = %v, want %v", tc.allow, got, tc.allowed)
 			}
 		})
+	}
+}
+
+// TestRevertKeepsUndeclared: a copy that a column no reference declares names (a row
+// written since the plan was applied) is kept by the revert, counted by column, and
+// the rows are still swapped back; the read is filtered by the copies to delete.
+func TestRevertKeepsUndeclared(t *testing.T) {
+	objects := []Object{
+		{Key: "a.webp", Size: 1, ETag: "s"}, {Key: "dev/a.webp", Size: 1, ETag: "s"},
+		{Key: "b.webp", Size: 2, ETag: "t"}, {Key: "dev/b.webp", Size: 2, ETag: "t"},
+	}
+	var filtered bool
+	in := RevertInputs{
+		PlanID: "p1",
+		Objects: func(yield func(Object) error) error {
+			for _, o := range objects {
+				if err := yield(o); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		Copies: []Copied{{Key: "a.webp", Target: "dev/a.webp", TargetETag: "s"}, {Key: "b.webp", Target: "dev/b.webp", TargetETag: "t"}},
+		Rewrites: []Rewrite{{Key: "a.webp", Target: "dev/a.webp", Reference: "image", Column: "key", PK: "1",
+			Old: "a.webp", New: "dev/a.webp"}},
+		Undeclared: func(_ context.Context, filter *Prefilter, yield func(column, value string) error) error {
+			filtered = filter != nil
+			for _, cv := range [][2]string{{"User.avatar", "dev/b.webp"}, {"User.avatar", "dev/b.webp"}, {"Note.text", "nothing here"}} {
+				if err := yield(cv[0], cv[1]); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	p, err := Revert(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Moves) != 1 || p.Moves[0].Key != "dev/a.webp" {
+		t.Errorf("moves %+v, want the rows of dev/a.webp swapped back", p.Moves)
+	}
+	if len(p.Deletes) != 1 || p.Deletes[0].Key != "dev/a.webp" {
+		t.Errorf("deletes %+v, want dev/a.webp only: dev/b.webp is named by User.avatar", p.Deletes)
+	}
+	s := p.Header.Summary
+	want := []UndeclaredColumn{{Column: "User.avatar", Rows: 2, Objects: 1, Keys: []string{"dev/b.webp"}}}
+	if diff := cmp.Diff(want, s.Undeclared); diff != "" {
+		t.Errorf("undeclared columns (-want +got):\n%s", diff)
+	}
+	if s.Deletes != 1 || s.DeletesRevert != 1 || s.DeleteBytes != 1 || s.DeleteBytesRevert != 1 || s.KeptUndeclared != 1 {
+		t.Errorf("summary: %d deletes (%d revert, %d B, %d B revert), %d kept; want 1, 1, 1 B, 1 B, 1",
+			s.Deletes, s.DeletesRevert, s.DeleteBytes, s.DeleteBytesRevert, s.KeptUndeclared)
+	}
+	if !filtered {
+		t.Error("the read of the undeclared columns was not filtered by the copies to delete")
 	}
 }

@@ -50,47 +50,16 @@ func (pl *planner) guard(p *Plan, early *ahead) error {
 			values = kept
 		}
 	}
-	cols := map[string]*UndeclaredColumn{}
-	// The column credited with each kept object: of the columns that name it, the first
-	// by name, whatever order Undeclared reads the tables in (it reads several at once).
-	credit := map[int]*UndeclaredColumn{}
-	err := values(func(column, value string) error {
-		var uc *UndeclaredColumn
-		m.Match(value, doomed, func(key string, _ MatchKind) {
-			if uc == nil {
-				if uc = cols[column]; uc == nil {
-					uc = &UndeclaredColumn{Column: column}
-					cols[column] = uc
-				}
-				uc.Rows++
-			}
-			i, _ := objs.lookup(key)
-			f := &objs.rec(i).flags
-			prev := credit[i]
-			switch {
-			case *f&fUndeclared == 0:
-				*f |= fUndeclared
-			case prev != nil && uc.Column < prev.Column:
-				prev.Objects--
-				if j := slices.Index(prev.Keys, key); j >= 0 {
-					prev.Keys = slices.Delete(prev.Keys, j, j+1)
-				}
-			default:
-				return
-			}
-			credit[i] = uc
-			uc.Objects++
-			if len(uc.Keys) < 3 {
-				uc.Keys = append(uc.Keys, strings.Clone(key))
-			}
-		})
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("read the columns no reference declares: %w", err)
+	t := newUndeclaredTally()
+	if err := t.read(values, m, doomed); err != nil {
+		return err
 	}
-	if len(cols) == 0 {
+	if len(t.credit) == 0 {
 		return nil
+	}
+	for key := range t.credit {
+		i, _ := objs.lookup(key)
+		objs.rec(i).flags |= fUndeclared
 	}
 	for i := range objs.len() {
 		f := &objs.rec(i).flags
@@ -109,10 +78,76 @@ func (pl *planner) guard(p *Plan, early *ahead) error {
 		s.DeleteBytes -= objs.size(i)
 		s.KeptUndeclared++
 	}
-	for _, uc := range cols {
-		slices.Sort(uc.Keys)
-		s.Undeclared = append(s.Undeclared, *uc)
-	}
-	slices.SortFunc(s.Undeclared, func(a, b UndeclaredColumn) int { return cmp.Compare(a.Column, b.Column) })
+	s.Undeclared = t.columns()
 	return nil
+}
+
+// undeclaredTally counts what the columns no reference declares name of the objects a
+// plan would delete: each kept object is credited to the first column by name that
+// names it, whatever order the tables are read in (several at once).
+type undeclaredTally struct {
+	cols   map[string]*UndeclaredColumn
+	credit map[string]*UndeclaredColumn // by kept key
+}
+
+func newUndeclaredTally() *undeclaredTally {
+	return &undeclaredTally{cols: map[string]*UndeclaredColumn{}, credit: map[string]*UndeclaredColumn{}}
+}
+
+// read counts what the values that values streams name of the doomed keys.
+func (t *undeclaredTally) read(values func(yield func(column, value string) error) error, m *Matcher, doomed func(key string) bool) error {
+	if err := values(func(column, value string) error {
+		t.add(m, column, value, doomed)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("read the columns no reference declares: %w", err)
+	}
+	return nil
+}
+
+// add counts the doomed keys that value, of column, names.
+func (t *undeclaredTally) add(m *Matcher, column, value string, doomed func(key string) bool) {
+	var uc *UndeclaredColumn
+	m.Match(value, doomed, func(key string, _ MatchKind) {
+		if uc == nil {
+			if uc = t.cols[column]; uc == nil {
+				uc = &UndeclaredColumn{Column: column}
+				t.cols[column] = uc
+			}
+			uc.Rows++
+		}
+		prev, seen := t.credit[key]
+		if seen && uc.Column >= prev.Column {
+			return
+		}
+		key = strings.Clone(key) // it may share the value's memory, which the map would keep
+		if seen {
+			prev.Objects--
+			if j := slices.Index(prev.Keys, key); j >= 0 {
+				prev.Keys = slices.Delete(prev.Keys, j, j+1)
+			}
+		}
+		t.credit[key] = uc
+		uc.Objects++
+		if len(uc.Keys) < 3 {
+			uc.Keys = append(uc.Keys, key)
+		}
+	})
+}
+
+// kept reports whether a column names key.
+func (t *undeclaredTally) kept(key string) bool {
+	_, ok := t.credit[key]
+	return ok
+}
+
+// columns is the columns that name kept objects, by name, each with its first keys.
+func (t *undeclaredTally) columns() []UndeclaredColumn {
+	var out []UndeclaredColumn
+	for _, uc := range t.cols {
+		slices.Sort(uc.Keys)
+		out = append(out, *uc)
+	}
+	slices.SortFunc(out, func(a, b UndeclaredColumn) int { return cmp.Compare(a.Column, b.Column) })
+	return out
 }

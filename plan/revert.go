@@ -2,6 +2,7 @@ package plan
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -27,6 +28,10 @@ type RevertInputs struct {
 	Objects  func(yield func(Object) error) error
 	Copies   []Copied
 	Rewrites []Rewrite // with Key and Target set
+	// Undeclared and Matcher, when Undeclared is set, keep the copies that a column no
+	// reference declares names, as Inputs' do for a forward plan's deletions.
+	Undeclared func(ctx context.Context, filter *Prefilter, yield func(column, value string) error) error
+	Matcher    *Matcher
 }
 
 // A RevertError says why a plan cannot be reverted.
@@ -124,5 +129,62 @@ func Revert(in RevertInputs) (*Plan, error) {
 		s.DeleteBytes += objects.size(t)
 		s.DeleteBytesRevert += objects.size(t)
 	}
+	if err := in.keepUndeclared(p); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// keepUndeclared drops the deletions of copies that a column no reference declares
+// names (a row written since the plan was applied, pointing at the copy), reading the
+// rows that Matcher.Prefilter of those copies admits; the summary counts them kept,
+// by column, as a forward plan's guard does.
+func (in *RevertInputs) keepUndeclared(p *Plan) error {
+	if in.Undeclared == nil || len(p.Deletes) == 0 {
+		return nil
+	}
+	m := in.Matcher
+	if m == nil {
+		m = NewMatcher()
+	}
+	doomed := make(map[string]bool, len(p.Deletes))
+	for _, d := range p.Deletes {
+		doomed[d.Key] = true
+	}
+	var filter *Prefilter
+	if f, ok := m.Prefilter(func(yield func(string) bool) {
+		for _, d := range p.Deletes {
+			if !yield(d.Key) {
+				return
+			}
+		}
+	}); ok {
+		filter = &f
+	}
+	t := newUndeclaredTally()
+	values := func(yield func(column, value string) error) error {
+		return in.Undeclared(context.Background(), filter, yield)
+	}
+	if err := t.read(values, m, func(key string) bool { return doomed[key] }); err != nil {
+		return err
+	}
+	if len(t.credit) == 0 {
+		return nil
+	}
+	s := &p.Header.Summary
+	left := p.Deletes[:0]
+	for _, d := range p.Deletes {
+		if !t.kept(d.Key) {
+			left = append(left, d)
+			continue
+		}
+		s.Deletes--
+		s.DeletesRevert--
+		s.DeleteBytes -= d.Size
+		s.DeleteBytesRevert -= d.Size
+		s.KeptUndeclared++
+	}
+	p.Deletes = left
+	s.Undeclared = t.columns()
+	return nil
 }

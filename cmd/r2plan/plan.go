@@ -152,7 +152,11 @@ func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, revert
 	start := time.Now()
 	var p *plan.Plan
 	if revert != "" {
-		p, err = revertPlan(ctx, db, revert, objects)
+		var undeclared func(ctx context.Context, filter *plan.Prefilter, yield func(column, value string) error) error
+		if discovery {
+			undeclared = undeclaredValues(ctx, db, cfg, refs, prog)
+		}
+		p, err = revertPlan(ctx, db, revert, objects, undeclared, matcherOf(cfg))
 	} else {
 		p, err = forwardPlan(ctx, cfg, db, bucket, refs, urls, scope, objects, start, discovery, prog)
 	}
@@ -290,8 +294,10 @@ func forwardPlan(ctx context.Context, cfg *config.Config, db *sqldb.DB, bucket *
 }
 
 // revertPlan computes the undoing of an applied plan, named by its id or its file, from
-// what the journal recorded of it.
-func revertPlan(ctx context.Context, db *sqldb.DB, which string, objects func(func(plan.Object) error) error) (*plan.Plan, error) {
+// what the journal recorded of it; undeclared, when set, keeps the copies that a column
+// no reference declares names.
+func revertPlan(ctx context.Context, db *sqldb.DB, which string, objects func(func(plan.Object) error) error,
+	undeclared func(context.Context, *plan.Prefilter, func(column, value string) error) error, m *plan.Matcher) (*plan.Plan, error) {
 	id := which
 	if _, err := os.Stat(which); err == nil {
 		p, err := plan.Open(which)
@@ -301,7 +307,7 @@ func revertPlan(ctx context.Context, db *sqldb.DB, which string, objects func(fu
 		p.Close()
 		id = p.ID()
 	}
-	in := plan.RevertInputs{PlanID: id, Objects: objects}
+	in := plan.RevertInputs{PlanID: id, Objects: objects, Undeclared: undeclared, Matcher: m}
 	var err error
 	if in.Copies, in.Rewrites, err = state.RevertInputs(ctx, db, id); err != nil {
 		return nil, err
