@@ -25,6 +25,12 @@ func undeclaredFindings(s *plan.Summary) []string {
 	}
 	out := []string{fmt.Sprintf("%d object(s) not deleted: a column that no reference declares names them (declare the column, or list it in ignore once checked; 'r2plan discover' shows them).", s.KeptUndeclared)}
 	for _, c := range s.Undeclared {
+		if c.Objects == 0 {
+			// Every object it names is also named by a column before it by name, which
+			// is credited with it.
+			out = append(out, fmt.Sprintf("Undeclared column %s (%d rows) names objects kept above, each counted under the first column by name that names it.", c.Column, c.Rows))
+			continue
+		}
 		keys := make([]string, len(c.Keys))
 		for i, k := range c.Keys {
 			keys[i] = fmt.Sprintf("%q", k)
