@@ -116,8 +116,8 @@ func (r *runner) discoverRates(ctx context.Context) error {
 	}
 
 	with, without, err := r.deletionPlans(ctx, "discover: deletion plans", cfgPath, objects, st.sv.s3.Pid())
-	r.f["disc_guard_plan_s"], r.f["disc_skip_plan_s"] = median(walls(with)), median(walls(without))
-	r.f["disc_guard_busy_s"], r.f["disc_skip_busy_s"] = median(busies(with)), median(busies(without))
+	r.f["disc_guard_plan_s"], r.f["disc_guard_busy_s"] = medians(with)
+	r.f["disc_skip_plan_s"], r.f["disc_skip_busy_s"] = medians(without)
 	r.f["cores"] = float64(runtime.NumCPU())
 	if err != nil {
 		return err
@@ -131,7 +131,8 @@ func (r *runner) discoverRates(ctx context.Context) error {
 	st.sv.proxy.setDelays(discoverListDelay, discoverOpDelay)
 	defer st.sv.proxy.setDelays(0, 0)
 	with, without, err = r.deletionPlans(ctx, "discover: deletion plans at R2's latency", latPath, objects, st.sv.s3.Pid())
-	r.f["disc_guard_lat_plan_s"], r.f["disc_skip_lat_plan_s"] = median(walls(with)), median(walls(without))
+	r.f["disc_guard_lat_plan_s"], _ = medians(with)
+	r.f["disc_skip_lat_plan_s"], _ = medians(without)
 	return err
 }
 
@@ -145,20 +146,13 @@ const (
 // (every process: r2plan, versitygw, PostgreSQL), in seconds.
 type timedPlan struct{ wall, busy float64 }
 
-func walls(ps []timedPlan) []float64 {
-	var xs []float64
+// medians is the median wall time and the median busy CPU time of ps.
+func medians(ps []timedPlan) (wall, busy float64) {
+	var walls, busies []float64
 	for _, p := range ps {
-		xs = append(xs, p.wall)
+		walls, busies = append(walls, p.wall), append(busies, p.busy)
 	}
-	return xs
-}
-
-func busies(ps []timedPlan) []float64 {
-	var xs []float64
-	for _, p := range ps {
-		xs = append(xs, p.busy)
-	}
-	return xs
+	return median(walls), median(busies)
 }
 
 // deletionPlans times 3 deletion plans of the section's bucket with the deletion guard
@@ -319,8 +313,10 @@ func (rep *Report) PrintDiscover(w io.Writer) {
 	if busy, cores := f["disc_guard_busy_s"], f["cores"]; busy > 0 && cores > 0 {
 		// What the guarded plan's work cannot go below here, every process's CPU time
 		// over the cores; against the plan without the guard, the best ratio it allows.
-		f["disc_guard_floor_s"] = busy / cores
-		r, _, _ = ratio("disc_guard_floor_s", "disc_skip_plan_s", 1.5, false)
+		r := "-"
+		if skip := f["disc_skip_plan_s"]; skip > 0 {
+			r = fmt.Sprintf("%.2f", busy/cores/skip)
+		}
 		t.Append("", "", fmt.Sprintf("CPU floor here: %.2f s = %.2f s busy ÷ %.0f cores (without the guard: %.2f s busy)", busy/cores, busy, cores, f["disc_skip_busy_s"]), r, "", "")
 	}
 	r, _, _ = ratio("disc_guard_lat_plan_s", "disc_skip_lat_plan_s", 1.5, false)

@@ -96,7 +96,6 @@ func (r *runner) runLatency(ctx context.Context) error {
 	proxy.setDelays(o.Latency.List, o.Latency.Op)
 	defer proxy.setDelays(0, 0)
 
-	cpu := markCPU(srv.Pid())
 	if err := r.phase(ctx, "raw ListObjectsV2 (sequential)", func(ctx context.Context) error {
 		got, d, err := rawList(ctx, viaProxy, bucketName)
 		if err == nil && got != o.N {
@@ -107,7 +106,6 @@ func (r *runner) runLatency(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	cpu.since().record(r.f, "raw_list")
 	pages := math.Ceil(float64(o.N) / 1000)
 	workers := float64(config.DefaultListConcurrency)
 	r.f["list_pages"], r.f["list_workers"] = pages, workers
@@ -116,7 +114,7 @@ func (r *runner) runLatency(ctx context.Context) error {
 	life := 0.0
 	movePlan := filepath.Join(dir, "move.plan")
 	var mp planRun
-	cpu = markCPU(srv.Pid())
+	cpu := markCPU(srv.Pid())
 	if err := r.phase(ctx, "r2plan plan", func(ctx context.Context) error {
 		mp, err = r.plan(ctx, movePlan, nil)
 		if err == nil && mp.copies == 0 {
@@ -275,12 +273,14 @@ func (rep *Report) PrintLatency(w io.Writer) {
 		if !has(phase+"_busy_s") || cores <= 0 {
 			return "", false
 		}
-		f[phase+"_floor_s"] = busy / cores
 		return fmt.Sprintf("CPU floor here: %.2f s = %.2f s busy ÷ %.0f cores (versitygw %.2f s, r2plan %.2f s; %.0f %% busy)",
 			busy/cores, busy, cores, f[phase+"_server_cpu_s"], f[phase+"_cpu_s"], 100*busy/(cores*f[phase+"_wall_s"])), true
 	}
 	if line, ok := floor("plan"); ok {
-		r, _ = ratio("plan_floor_s", "raw_list_s")
+		r = "-"
+		if has("raw_list_s") {
+			r = fmt.Sprintf("%.2f", f["plan_busy_s"]/f["cores"]/f["raw_list_s"])
+		}
 		t.Append("", "", line, r, "", "")
 	}
 	t.Append("raw CopyObject at the cap", rate("raw_copy_obj_s"), fmt.Sprintf("%d in flight", o.Parallelism), "", "", "")
@@ -305,7 +305,9 @@ func (rep *Report) PrintLatency(w io.Writer) {
 	t.Append("whole life (plan, apply, plan, apply)", secs("life_s"), "", "", "", "")
 	lifeFloor := 0.0
 	for _, phase := range []string{"plan", "apply", "delplan", "delete"} {
-		lifeFloor += f[phase+"_floor_s"]
+		if f["cores"] > 0 {
+			lifeFloor += f[phase+"_busy_s"] / f["cores"]
+		}
 	}
 	if lifeFloor > 0 {
 		t.Append("", "", fmt.Sprintf("CPU floor here: %.2f s, the four steps' floors", lifeFloor), "", "", "")
