@@ -197,6 +197,7 @@ func Open(ctx context.Context, o Options) (*Bucket, error) {
 			so.EndpointResolverV2 = resolver
 		}
 		so.UsePathStyle = o.PathStyle
+		so.APIOptions = append(so.APIOptions, useListPageDecoder)
 	})
 	return &Bucket{client: s3client, opts: o, identity: identity, throttled: throttled}, nil
 }
