@@ -67,7 +67,7 @@ func TestRewriteSpillChains(t *testing.T) {
 	want := make([][]spilled, 3)
 	for n := range 30 {
 		obj := n % 3
-		r := spilled{ref: n % 2, col: n % 3, pk: fmt.Sprint(n), old: "old" + long[:n*20], new: "", reencoded: n%4 == 1}
+		r := spilled{ref: n % 2, col: n % 3, pk: fmt.Sprint(n), old: "old" + long[:n*40], new: "", reencoded: n%4 == 1}
 		if latest[obj], err = s.add(latest[obj], r.ref, r.col, r.pk, r.old, r.new, r.reencoded); err != nil {
 			t.Fatal(err)
 		}

@@ -80,25 +80,35 @@ type spilled struct {
 }
 
 // chain reads the records of the chain that ends at last (offset+1), newest first.
+// The records of one row (its key's and its URL's rewrites) are written one after the
+// other and chained back to front, so each read takes a window that reaches back
+// before the record as well: most chains are read in one call.
 func (s *rewriteSpill) chain(last int64, fn func(spilled) error) error {
-	var buf [256]byte
+	var win [chainBack + chainAhead]byte
+	var start, end int64 // the file's bytes in win[:end-start]
 	for at := last; at != 0; {
-		n, err := s.f.ReadAt(buf[:], at-1)
-		if n < spillHeader {
-			return fmt.Errorf("read spilled rewrites at %d: %w", at-1, err)
+		off := at - 1
+		if off < start || off+spillHeader > end {
+			start = max(0, off-chainBack)
+			n, err := s.f.ReadAt(win[:], start)
+			if int64(n) < off-start+spillHeader {
+				return fmt.Errorf("read spilled rewrites at %d: %w", off, err)
+			}
+			end = start + int64(n)
 		}
-		prev := int64(binary.LittleEndian.Uint64(buf[:]))
-		size := int(binary.LittleEndian.Uint32(buf[8:]))
-		payload := buf[spillHeader:n]
+		rec := win[off-start : end-start]
+		prev := int64(binary.LittleEndian.Uint64(rec))
+		size := int(binary.LittleEndian.Uint32(rec[8:]))
+		payload := rec[spillHeader:]
 		if len(payload) < size {
 			payload = make([]byte, size)
-			if _, err := s.f.ReadAt(payload, at-1+spillHeader); err != nil {
-				return fmt.Errorf("read spilled rewrites at %d: %w", at-1, err)
+			if _, err := s.f.ReadAt(payload, off+spillHeader); err != nil {
+				return fmt.Errorf("read spilled rewrites at %d: %w", off, err)
 			}
 		}
 		r, err := decodeSpilled(payload[:size])
 		if err != nil {
-			return fmt.Errorf("read spilled rewrites at %d: %w", at-1, err)
+			return fmt.Errorf("read spilled rewrites at %d: %w", off, err)
 		}
 		if err := fn(r); err != nil {
 			return err
@@ -107,6 +117,13 @@ func (s *rewriteSpill) chain(last int64, fn func(spilled) error) error {
 	}
 	return nil
 }
+
+// chainBack and chainAhead are how far a read of a chain's record reaches before and
+// after it.
+const (
+	chainBack  = 768
+	chainAhead = 256
+)
 
 func decodeSpilled(b []byte) (spilled, error) {
 	var r spilled
