@@ -73,11 +73,31 @@ func runPlan(ctx context.Context, stop <-chan struct{}, args []string, stdout, s
 	defer p.Close()
 	sum := &p.Header.Summary
 	sum.SetDeleteBudget(deleteBudget(s.cfg, *maxDelete))
-	digest := ""
+	digest := digestOf("")
 	if *out != "" {
-		if digest, err = writePlanFile(*out, p); err != nil {
-			return s.fail("write plan: %v", err)
+		// The plan file is written while the view reads the entries it shows, which it
+		// does before it asks for the digest (the table view) or shows anything.
+		written := make(chan struct{})
+		var d string
+		var werr error
+		go func() {
+			defer close(written)
+			if d, werr = writePlanFile(*out, p); werr != nil {
+				werr = fmt.Errorf("write plan: %w", werr)
+			}
+		}()
+		digest = func() (string, error) {
+			<-written
+			return d, werr
 		}
+	}
+	rerr := v.render(&p.Header, p.Entries, digest)
+	// Waited for even when the view failed first: the plan is closed after.
+	d, err := digest()
+	if err != nil {
+		return s.fail("%v", err)
+	}
+	if *out != "" {
 		// The table is for a person, who is told where the plan went after it; the other
 		// formats are documents, so the line goes to stderr.
 		saved := s.stderr
@@ -85,10 +105,10 @@ func runPlan(ctx context.Context, stop <-chan struct{}, args []string, stdout, s
 			saved = s.stdout
 		}
 		defer fmt.Fprintf(saved, "Saved the plan to %s (id %s). Review it with 'r2plan show %s'; apply it with 'r2plan apply %s'.\n",
-			*out, plan.ID(digest), *out, *out)
+			*out, plan.ID(d), *out, *out)
 	}
-	if err := v.render(&p.Header, p.Entries, digest); err != nil {
-		return s.fail("%v", err)
+	if rerr != nil {
+		return s.fail("%v", rerr)
 	}
 	if sum.OverBudget {
 		// Written and shown in full, so that reviewers see every deletion; apply refuses

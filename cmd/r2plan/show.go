@@ -38,7 +38,7 @@ func runShow(ctx context.Context, stop <-chan struct{}, args []string, stdout, s
 		return exitError
 	}
 	defer p.Close()
-	if err := v.render(p.Header(), p.Entries, p.Digest()); err != nil {
+	if err := v.render(p.Header(), p.Entries, digestOf(p.Digest())); err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return exitError
 	}

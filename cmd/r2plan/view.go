@@ -17,8 +17,16 @@ import (
 
 // A view renders a plan for one audience: a terminal, a pull-request comment, a machine.
 // Entries stream in file order: moves, then conflicts, then dangling references.
+// digest is the plan file's ("" for a plan not saved), which may still be being
+// written: a view calls it once, before it writes anything, as late as it can (the
+// table reads the entries first), and returns its error.
 type view interface {
-	render(h *plan.Header, entries func(func(plan.Entry) error) error, digest string) error
+	render(h *plan.Header, entries func(func(plan.Entry) error) error, digest func() (string, error)) error
+}
+
+// digestOf is the digest func of a plan whose digest is known.
+func digestOf(digest string) func() (string, error) {
+	return func() (string, error) { return digest, nil }
 }
 
 // viewFor is the view of a --format: table (all: every change and prefix, not the
@@ -315,42 +323,12 @@ type tableView struct {
 	file    string // the plan file, for the hint to show --all
 }
 
-func (v tableView) render(h *plan.Header, entries func(func(plan.Entry) error) error, digest string) error {
+func (v tableView) render(h *plan.Header, entries func(func(plan.Entry) error) error, digest func() (string, error)) error {
 	s := &h.Summary
 	w := v.w
 	limit, prefixLimit := v.listMax, v.listMax
 	if limit == 0 {
 		limit, prefixLimit = 20, 15
-	}
-	if digest != "" {
-		fmt.Fprintf(w, "Plan %s, made %s by r2plan %s\n", plan.ID(digest), h.CreatedAt.Format("2006-01-02 15:04:05 MST"), h.ToolVersion)
-	}
-	fmt.Fprintf(w, "Bucket %s at %s; %s\n", h.Bucket.Name, h.Bucket.Endpoint, databaseName(h.Database))
-	if vars := variablesLine(h, func(s string) string { return s }); vars != "" {
-		fmt.Fprintf(w, "Variables: %s\n", vars)
-	}
-	for _, line := range []string{partialLine(s), budgetLine(s), discoveryLine(s)} {
-		if line != "" {
-			fmt.Fprintf(w, "\n*** %s ***\n\n", line)
-		}
-	}
-	fmt.Fprintf(w, "Listed %d objects (%s): %d already placed, %d matched by no rule (stay), %d to copy (%s).\n\n",
-		s.Objects, humanBytes(s.Bytes), s.Placed, s.Unmatched, s.Copies, humanBytes(s.CopyBytes))
-	if len(s.Prefixes) > 0 {
-		t := newTable(w, false)
-		t.Header("prefix", "objects to copy", "bytes")
-		t.Bulk(prefixRows(s, prefixLimit, func(s string) string { return s }))
-		if err := t.Render(); err != nil {
-			return err
-		}
-	}
-	if len(s.References) > 0 {
-		t := newTable(w, false)
-		t.Header(toAny(referenceHeader)...)
-		t.Bulk(referenceRows(s, func(s string) string { return s }))
-		if err := t.Render(); err != nil {
-			return err
-		}
 	}
 	var moves, deletes, conflicts, dangling [][]string
 	var nMoves, nDeletes, nConflicts, nDangling int
@@ -385,6 +363,41 @@ func (v tableView) render(h *plan.Header, entries func(func(plan.Entry) error) e
 	})
 	if err != nil {
 		return err
+	}
+	// Only now, with the entries read beside the plan file's writing, is its digest needed.
+	d, err := digest()
+	if err != nil {
+		return err
+	}
+	if d != "" {
+		fmt.Fprintf(w, "Plan %s, made %s by r2plan %s\n", plan.ID(d), h.CreatedAt.Format("2006-01-02 15:04:05 MST"), h.ToolVersion)
+	}
+	fmt.Fprintf(w, "Bucket %s at %s; %s\n", h.Bucket.Name, h.Bucket.Endpoint, databaseName(h.Database))
+	if vars := variablesLine(h, func(s string) string { return s }); vars != "" {
+		fmt.Fprintf(w, "Variables: %s\n", vars)
+	}
+	for _, line := range []string{partialLine(s), budgetLine(s), discoveryLine(s)} {
+		if line != "" {
+			fmt.Fprintf(w, "\n*** %s ***\n\n", line)
+		}
+	}
+	fmt.Fprintf(w, "Listed %d objects (%s): %d already placed, %d matched by no rule (stay), %d to copy (%s).\n\n",
+		s.Objects, humanBytes(s.Bytes), s.Placed, s.Unmatched, s.Copies, humanBytes(s.CopyBytes))
+	if len(s.Prefixes) > 0 {
+		t := newTable(w, false)
+		t.Header("prefix", "objects to copy", "bytes")
+		t.Bulk(prefixRows(s, prefixLimit, func(s string) string { return s }))
+		if err := t.Render(); err != nil {
+			return err
+		}
+	}
+	if len(s.References) > 0 {
+		t := newTable(w, false)
+		t.Header(toAny(referenceHeader)...)
+		t.Bulk(referenceRows(s, func(s string) string { return s }))
+		if err := t.Render(); err != nil {
+			return err
+		}
 	}
 	section := func(title string, n int, header []string, rows [][]string) error {
 		if n == 0 {

@@ -18,14 +18,18 @@ const jsonViewVersion = "1"
 // digest, header and every entry, streamed.
 type jsonView struct{ w io.Writer }
 
-func (v jsonView) render(h *plan.Header, entries func(func(plan.Entry) error) error, digest string) error {
+func (v jsonView) render(h *plan.Header, entries func(func(plan.Entry) error) error, digest func() (string, error)) error {
+	d, err := digest()
+	if err != nil {
+		return err
+	}
 	bw := bufio.NewWriter(v.w)
 	head, err := json.Marshal(struct {
 		FormatVersion string       `json:"format_version"`
 		ID            string       `json:"id"`
 		Digest        string       `json:"digest"`
 		Header        *plan.Header `json:"header"`
-	}{jsonViewVersion, plan.ID(digest), digest, h})
+	}{jsonViewVersion, plan.ID(d), d, h})
 	if err != nil {
 		return err
 	}

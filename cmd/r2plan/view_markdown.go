@@ -23,13 +23,17 @@ type markdownView struct {
 	file string
 }
 
-func (v markdownView) render(h *plan.Header, entries func(func(plan.Entry) error) error, digest string) error {
+func (v markdownView) render(h *plan.Header, entries func(func(plan.Entry) error) error, digest func() (string, error)) error {
 	s := &h.Summary
+	d, err := digest()
+	if err != nil {
+		return err
+	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "### r2plan: %s\n\n", mdText(summaryLine(s)))
 	id := "(not saved)"
-	if digest != "" {
-		id = mdCode(plan.ID(digest))
+	if d != "" {
+		id = mdCode(plan.ID(d))
 	}
 	fmt.Fprintf(&b, "Plan %s, made %s by r2plan %s.\n\n", id, h.CreatedAt.Format("2006-01-02 15:04 MST"), mdCode(h.ToolVersion))
 	fmt.Fprintf(&b, "- **Bucket:** %s at %s\n", mdCode(h.Bucket.Name), mdCode(h.Bucket.Endpoint))
@@ -77,7 +81,7 @@ func (v markdownView) render(h *plan.Header, entries func(func(plan.Entry) error
 	deletes := newCollapsed("Deletions", room)
 	conflicts := newCollapsed("Conflicts (not moved)", room)
 	dangling := newCollapsed("Dangling references", room)
-	err := entries(func(e plan.Entry) error {
+	err = entries(func(e plan.Entry) error {
 		switch a := e.Action(); a {
 		case plan.ActionCopy, plan.ActionRewrite:
 			m := e.Move

@@ -93,7 +93,7 @@ var (
 func TestMarkdownKeysAsReaderSeesThem(t *testing.T) {
 	h, entries := samplePlan(hostileKeys)
 	var md bytes.Buffer
-	if err := (markdownView{w: &md, file: "move.plan"}).render(h, stream(entries), "sha256:0123456789abcdef"); err != nil {
+	if err := (markdownView{w: &md, file: "move.plan"}).render(h, stream(entries), digestOf("sha256:0123456789abcdef")); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
@@ -155,7 +155,7 @@ func TestMarkdownBudget(t *testing.T) {
 	}
 	h, entries := samplePlan(keys)
 	var md bytes.Buffer
-	if err := (markdownView{w: &md, file: "big.plan"}).render(h, stream(entries), "sha256:00"); err != nil {
+	if err := (markdownView{w: &md, file: "big.plan"}).render(h, stream(entries), digestOf("sha256:00")); err != nil {
 		t.Fatal(err)
 	}
 	if n := len([]rune(md.String())); n >= 65000 {
@@ -206,7 +206,7 @@ func TestShowAll(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := v.render(h, stream(entries), "sha256:00"); err != nil {
+		if err := v.render(h, stream(entries), digestOf("sha256:00")); err != nil {
 			t.Fatal(err)
 		}
 		listed := 0
