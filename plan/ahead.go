@@ -125,7 +125,7 @@ func (in *Inputs) deletablePrefixes() (prefixes []string, ok bool) {
 
 // mayDelete reports whether classify may delete object i, from what mapKeys knows: a
 // settled source (moving, already copied, no conflict) or an object in the orphan
-// scope, in the plan's scope.
+// scope old enough to be an orphan, in the plan's scope.
 func (pl *planner) mayDelete(i int) bool {
 	f := pl.objs.rec(i).flags
 	settled := f&(fMoving|fCopy|fConflict) == fMoving
@@ -133,5 +133,10 @@ func (pl *planner) mayDelete(i int) bool {
 		return false
 	}
 	k := pl.objs.key(i)
-	return pl.in.Scope.Contains(k) && (settled || pl.in.Orphans.covers(k))
+	return pl.in.Scope.Contains(k) && (settled || pl.in.Orphans.covers(k) && !pl.young(i))
+}
+
+// young reports whether object i is too recent to be deleted as an orphan.
+func (pl *planner) young(i int) bool {
+	return pl.in.Now.Sub(pl.objs.modTime(i)) < pl.in.Orphans.MinAge
 }

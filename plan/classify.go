@@ -23,7 +23,7 @@ func (pl *planner) classify(p *Plan) error {
 			continue
 		}
 		fc := facts{flags: *f, orphanScope: in.Orphans.covers(k)}
-		fc.young = fc.candidate() && in.Now.Sub(objs.modTime(i)) < in.Orphans.MinAge
+		fc.young = fc.candidate() && pl.young(i)
 		switch decide(fc) {
 		case fateConflict:
 			p.Conflicts = append(p.Conflicts, *pl.conflicts[int32(i)])

@@ -126,7 +126,8 @@ func testGuardKeepsUndeclared(t *testing.T, fail error, wantCalls int) {
 
 // When the config does not bound what may be deleted (a rule that moves every key, an
 // orphan scope of the whole bucket), the columns are read once the listing is done,
-// with a prefilter of the objects that may be deleted: here not those in dev/.
+// with a prefilter of the objects that may be deleted: here not those in dev/, nor an
+// object too recent to be an orphan.
 func TestGuardReadsAfterListing(t *testing.T) {
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	old := now.Add(-48 * time.Hour)
@@ -136,6 +137,7 @@ func TestGuardReadsAfterListing(t *testing.T) {
 		{Key: "dev/curated/9.webp", Size: 1, ETag: "e", Modified: old},
 		{Key: "dev/stories/2.webp", Size: 1, ETag: "b", Modified: old},
 		{Key: "stories/2.webp", Size: 1, ETag: "b", Modified: old}, // a settled source
+		{Key: "posters/4.webp", Size: 1, ETag: "d", Modified: now}, // unreferenced, but young
 	}, map[string][]Row{"image": {{PK: "1", Values: []*string{ptr("curated/3.webp"), nil}}, {PK: "2", Values: []*string{ptr("dev/curated/9.webp"), nil}}}})
 	in.Now = now
 	in.GracePeriod = time.Hour
