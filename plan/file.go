@@ -147,7 +147,8 @@ type trailer struct {
 func Write(w io.Writer, p *Plan) (digest string, err error) {
 	h := sha256.New()
 	bw := bufio.NewWriterSize(w, 1<<16)
-	enc := json.NewEncoder(io.MultiWriter(bw, h))
+	body := io.MultiWriter(bw, h)
+	enc := json.NewEncoder(body)
 	enc.SetEscapeHTML(false)
 	hdr := p.Header
 	hdr.Type = "header"
@@ -156,8 +157,14 @@ func Write(w io.Writer, p *Plan) (digest string, err error) {
 		return "", err
 	}
 	n := 0
+	var buf []byte
 	err = p.Entries(func(e Entry) error {
 		n++
+		if e.Move != nil {
+			buf = appendMoveLine(buf[:0], e.Move)
+			_, err := body.Write(buf)
+			return err
+		}
 		line, err := e.line()
 		if err != nil {
 			return err
