@@ -134,8 +134,8 @@ func decodeListPage(body []byte, out *s3.ListObjectsV2Output) bool {
 		if name == nil {
 			return true
 		}
-		var v string
-		switch known(name) {
+		k := known(name)
+		switch k {
 		case "Contents":
 			if empty || !x.object(name, out) {
 				return false
@@ -149,10 +149,11 @@ func decodeListPage(body []byte, out *s3.ListObjectsV2Output) bool {
 		case "":
 			return false
 		}
-		if v, ok = x.value(name, empty); !ok {
+		v, ok := x.value(name, empty)
+		if !ok {
 			return false
 		}
-		switch known(name) {
+		switch k {
 		case "Name":
 			out.Name = &v
 		case "Prefix":
@@ -179,7 +180,7 @@ func decodeListPage(body []byte, out *s3.ListObjectsV2Output) bool {
 				return false
 			}
 			n32 := int32(n)
-			if known(name) == "KeyCount" {
+			if k == "KeyCount" {
 				out.KeyCount = &n32
 			} else {
 				out.MaxKeys = &n32
