@@ -126,26 +126,13 @@ func decodeListPage(body []byte, out *s3.ListObjectsV2Output) bool {
 	if empty {
 		return true
 	}
-	for {
-		name, empty, ok := x.child(root)
-		if !ok {
-			return false
-		}
-		if name == nil {
-			return true
-		}
+	return x.children(root, func(name []byte, empty bool) bool {
 		k := known(name)
 		switch k {
 		case "Contents":
-			if empty || !x.object(name, out) {
-				return false
-			}
-			continue
+			return !empty && x.object(name, out)
 		case "CommonPrefixes":
-			if empty || !x.commonPrefix(name, out) {
-				return false
-			}
-			continue
+			return !empty && x.commonPrefix(name, out)
 		case "":
 			return false
 		}
@@ -188,25 +175,14 @@ func decodeListPage(body []byte, out *s3.ListObjectsV2Output) bool {
 		default:
 			return false
 		}
-	}
+		return true
+	})
 }
 
 // object reads a Contents element, whose start tag was read, and appends it.
 func (x *xmlReader) object(tag []byte, out *s3.ListObjectsV2Output) bool {
 	var o types.Object
-	for {
-		name, empty, ok := x.child(tag)
-		if !ok {
-			return false
-		}
-		if name == nil {
-			if out.Contents == nil {
-				// A page's worth at once, rather than growing to it.
-				out.Contents = make([]types.Object, 0, 1+bytes.Count(x.b[x.i:], []byte("<Contents>")))
-			}
-			out.Contents = append(out.Contents, o)
-			return true
-		}
+	ok := x.children(tag, func(name []byte, empty bool) bool {
 		v, ok := x.value(name, empty)
 		if !ok {
 			return false
@@ -237,7 +213,17 @@ func (x *xmlReader) object(tag []byte, out *s3.ListObjectsV2Output) bool {
 		default: // Owner, RestoreStatus: the SDK's
 			return false
 		}
+		return true
+	})
+	if !ok {
+		return false
 	}
+	if out.Contents == nil {
+		// A page's worth at once, rather than growing to it.
+		out.Contents = make([]types.Object, 0, 1+bytes.Count(x.b[x.i:], []byte("<Contents>")))
+	}
+	out.Contents = append(out.Contents, o)
+	return true
 }
 
 // parseTime is smithytime.ParseDateTime, with a shortcut for the form S3 servers write
@@ -269,24 +255,18 @@ func parseTime(v string) (time.Time, bool) {
 // commonPrefix reads a CommonPrefixes element, whose start tag was read, and appends it.
 func (x *xmlReader) commonPrefix(tag []byte, out *s3.ListObjectsV2Output) bool {
 	var p types.CommonPrefix
-	for {
-		name, empty, ok := x.child(tag)
-		if !ok {
-			return false
-		}
-		if name == nil {
-			out.CommonPrefixes = append(out.CommonPrefixes, p)
-			return true
-		}
+	ok := x.children(tag, func(name []byte, empty bool) bool {
 		if known(name) != "Prefix" {
 			return false
 		}
 		v, ok := x.value(name, empty)
-		if !ok {
-			return false
-		}
 		p.Prefix = &v
+		return ok
+	})
+	if ok {
+		out.CommonPrefixes = append(out.CommonPrefixes, p)
 	}
+	return ok
 }
 
 // knownNames are the elements listPageDecoder reads, each with its fields' name.
@@ -427,14 +407,20 @@ func (x *xmlReader) attribute() bool {
 
 func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
-// child reads, after whitespace, either the next child's start tag, or parent's end tag
-// (then name is nil).
-func (x *xmlReader) child(parent []byte) (name []byte, empty, ok bool) {
-	x.space()
-	if bytes.HasPrefix(x.b[x.i:], []byte("</")) {
-		return nil, false, x.endTag(parent)
+// children reads the children of parent, whose start tag was read, up to and with its
+// end tag: fn reads each child past its start tag (name; empty when it closed itself)
+// and says whether it could.
+func (x *xmlReader) children(parent []byte, fn func(name []byte, empty bool) bool) bool {
+	for {
+		x.space()
+		if bytes.HasPrefix(x.b[x.i:], []byte("</")) {
+			return x.endTag(parent)
+		}
+		name, empty, ok := x.startTag(false)
+		if !ok || !fn(name, empty) {
+			return false
+		}
 	}
-	return x.startTag(false)
 }
 
 // endTag reads </name>.
