@@ -105,20 +105,24 @@ func (b *Bucket) listRanges(ctx context.Context, prefix string, level *ramp, pag
 // estimate from the first subfolder's would place in that subfolder alone. At most as
 // many cuts as workers at each level, spread over the folders. It is a hint: an error
 // leaves the ranges as they are.
+//
+// A level listed in full also bounds the ranges (bound): a range that can hold keys of
+// one of its folders only is listed with that folder as the prefix, so that the server
+// stops at the folder's end instead of reading on into the next range's keys.
 func (l *rangeLister) seed(ctx context.Context) {
-	folders, _, err := l.folders(ctx, l.prefix, l.pageSize)
-	if err != nil || len(folders) == 0 {
+	top, err := l.folders(ctx, l.prefix, l.pageSize)
+	if err != nil || len(top.folders) == 0 {
 		return
 	}
-	l.splitAll(folders[1:])
-	if len(folders) > l.level.max {
+	l.splitAll(top.folders[1:], top)
+	if len(top.folders) > l.level.max {
 		return
 	}
-	subs := make([][]string, len(folders))
+	subs := make([]folderLevel, len(top.folders))
 	var wg sync.WaitGroup
-	for i, f := range folders {
+	for i, f := range top.folders {
 		wg.Go(func() {
-			if sub, truncated, err := l.folders(ctx, f, seedSubfolders); err == nil && !truncated {
+			if sub, err := l.folders(ctx, f, seedSubfolders); err == nil && sub.complete {
 				subs[i] = sub
 			}
 		})
@@ -126,20 +130,30 @@ func (l *rangeLister) seed(ctx context.Context) {
 	wg.Wait()
 	var more []string
 	for _, sub := range subs {
-		if len(sub) > 1 {
-			more = append(more, sub[1:]...)
+		if len(sub.folders) > 1 {
+			more = append(more, sub.folders[1:]...)
 		}
 	}
-	l.splitAll(more)
+	// The first level again: it bounds the ranges these cuts made.
+	l.splitAll(more, append([]folderLevel{top}, subs...)...)
 }
 
 // seedSubfolders is the most entries (keys and folders) a folder's first level may have
 // for seed to cut at its folders.
 const seedSubfolders = 100
 
-// folders lists the first level of folders under prefix (delimiter "/"), in a request
-// of at most max entries; truncated says there are more.
-func (l *rangeLister) folders(ctx context.Context, prefix string, max int) (folders []string, truncated bool, err error) {
+// folderLevel is the first level under a prefix, as a listing with delimiter "/" gives
+// it: every key under the prefix is one of keys or lies under one of folders, if
+// complete.
+type folderLevel struct {
+	prefix   string
+	folders  []string
+	keys     []string
+	complete bool // the listing was not cut short
+}
+
+// folders lists the first level under prefix, in a request of at most max entries.
+func (l *rangeLister) folders(ctx context.Context, prefix string, max int) (folderLevel, error) {
 	page, err := l.b.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
 		Bucket:    aws.String(l.b.opts.Bucket),
 		Prefix:    aws.String(prefix),
@@ -147,29 +161,87 @@ func (l *rangeLister) folders(ctx context.Context, prefix string, max int) (fold
 		MaxKeys:   aws.Int32(int32(max)),
 	})
 	if err != nil {
-		return nil, false, err
+		return folderLevel{}, err
 	}
+	lv := folderLevel{prefix: prefix, complete: !aws.ToBool(page.IsTruncated)}
 	for _, cp := range page.CommonPrefixes {
-		folders = append(folders, aws.ToString(cp.Prefix))
+		lv.folders = append(lv.folders, aws.ToString(cp.Prefix))
 	}
-	return folders, aws.ToBool(page.IsTruncated), nil
+	for _, o := range page.Contents {
+		lv.keys = append(lv.keys, aws.ToString(o.Key))
+	}
+	return lv, nil
+}
+
+// only is the folder of lv that the keys of (after, upto] (no upper end if open) all
+// lie under, if lv says so: the range holds none of lv's keys and can hold keys of one
+// of its folders only. The range's keys must all be under lv.prefix.
+func (lv folderLevel) only(after, upto string, open bool) (string, bool) {
+	if !lv.complete {
+		return "", false
+	}
+	for _, k := range lv.keys {
+		if k > after && (open || k <= upto) {
+			return "", false
+		}
+	}
+	var only string
+	n := 0
+	for _, f := range lv.folders {
+		// The keys under f are f followed by anything: all above upto when f is, all
+		// below after when after sorts past f without being under it.
+		if !open && f > upto || after > f && !strings.HasPrefix(after, f) {
+			continue
+		}
+		only = f
+		n++
+	}
+	if n != 1 {
+		return "", false
+	}
+	return only, true
 }
 
 // splitAll cuts the ranges where each of folders begins (at most as many as workers,
-// spread over them) and wakes the workers.
-func (l *rangeLister) splitAll(folders []string) {
-	n := min(len(folders), l.level.max)
-	if n == 0 {
-		return
-	}
+// spread over them), bounds every range by the levels listed in full, and wakes the
+// workers.
+func (l *rangeLister) splitAll(folders []string, levels ...folderLevel) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	n := min(len(folders), l.level.max)
 	for i := range n {
 		p := folders[i*len(folders)/n]
 		// Every key of the folder sorts after the folder's name without its "/".
 		l.split(p[:len(p)-1])
 	}
+	for _, lv := range levels {
+		for _, r := range l.ranges {
+			if r.done || !strings.HasPrefix(l.pagePrefix(r), lv.prefix) {
+				continue // it may hold keys that lv does not describe
+			}
+			if f, ok := lv.only(r.after, r.upto, r.open); ok {
+				r.within = f
+			}
+		}
+	}
 	l.cond.Broadcast()
+}
+
+// pagePrefix is the longest prefix that every key of r is known to have: the listing's,
+// the folder of r's keys (within), or the bytes that r's ends share (any string
+// between two strings with a common prefix has it too). A page of r is asked for with
+// it, so that the server stops where no key of r can follow.
+func (l *rangeLister) pagePrefix(r *keyRange) string {
+	p := l.prefix
+	if len(r.within) > len(p) {
+		p = r.within
+	}
+	if !r.open {
+		if c := commonPrefixLen(r.after, r.upto); c > len(p) {
+			p = r.after[:c]
+		}
+	}
+	return p
 }
 
 // split cuts the range that holds at, if its owner has not passed at, and queues the
@@ -179,7 +251,7 @@ func (l *rangeLister) split(at string) {
 		if r.done || r.after >= at || !r.open && at >= r.upto {
 			continue
 		}
-		nr := &keyRange{after: at, upto: r.upto, open: r.open}
+		nr := &keyRange{after: at, upto: r.upto, open: r.open, within: r.within}
 		r.upto, r.open = at, false
 		l.ranges = append(l.ranges, nr)
 		l.pending = append(l.pending, nr)
@@ -195,6 +267,9 @@ type keyRange struct {
 	open  bool // no upper end
 	owned bool
 	done  bool
+	// A folder that every key of the range lies under, as a listing of its level says
+	// (seed), or "".
+	within string
 	// What the owner has seen in this range, to estimate what is left.
 	first   string // its first key
 	seen    int    // keys it has listed
@@ -312,7 +387,7 @@ func (l *rangeLister) cut() *keyRange {
 	if best == nil || bestPages < minCutPages {
 		return nil
 	}
-	nr := &keyRange{after: bestAt, upto: best.upto, open: best.open, owned: true}
+	nr := &keyRange{after: bestAt, upto: best.upto, open: best.open, owned: true, within: best.within}
 	best.upto, best.open = bestAt, false
 	if l.cuts != nil {
 		l.cuts(bestAt)
@@ -609,26 +684,30 @@ func printableCut(at, after, hi string) string {
 func (l *rangeLister) listRange(ctx context.Context, r *keyRange) error {
 	for {
 		l.mu.Lock()
-		after, keys := r.after, r.pageKeys(l.prefix, l.pageSize)
+		after, prefix := r.after, l.pagePrefix(r)
+		keys := l.pageSize
+		if !r.open && !pastPrefix(r.upto, prefix) {
+			keys = r.pageKeys(l.prefix, l.pageSize)
+		}
 		l.mu.Unlock()
 		start := time.Now()
 		page, err := l.b.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
 			Bucket:     aws.String(l.b.opts.Bucket),
-			Prefix:     aws.String(l.prefix),
+			Prefix:     aws.String(prefix),
 			StartAfter: aws.String(after),
 			MaxKeys:    aws.Int32(int32(keys)),
 		})
 		took := time.Since(start)
 		if err != nil {
-			return fmt.Errorf("list %q after %q in %s: %w", l.prefix, after, l.b.identity, err)
+			return fmt.Errorf("list %q after %q in %s: %w", prefix, after, l.b.identity, err)
 		}
 		prev := after
 		for _, o := range page.Contents {
-			if k := aws.ToString(o.Key); k <= prev {
-				return fmt.Errorf("list %q after %q in %s: %w (%q after %q); list with list_concurrency = 1", l.prefix, after, l.b.identity, errUnordered, k, prev)
-			} else {
-				prev = k
+			k := aws.ToString(o.Key)
+			if k <= prev || !strings.HasPrefix(k, prefix) {
+				return fmt.Errorf("list %q after %q in %s: %w (%q after %q); list with list_concurrency = 1", prefix, after, l.b.identity, errUnordered, k, prev)
 			}
+			prev = k
 		}
 		// Keep the keys that are still this range's, under the lock a thief cuts with.
 		l.mu.Lock()
@@ -679,8 +758,16 @@ func (l *rangeLister) listRange(ctx context.Context, r *keyRange) error {
 	}
 }
 
-// errUnordered is a listing page out of byte order.
-var errUnordered = errors.New("the server does not list keys in byte order")
+// errUnordered is a listing page out of byte order, or with keys not under the prefix
+// asked for.
+var errUnordered = errors.New("the server does not list keys in byte order under the prefix")
+
+// pastPrefix says that s sorts after every key under prefix: a range that ends at s,
+// listed with prefix, has all its pages' keys (which the server stops giving at the
+// prefix's end) and may ask for whole pages.
+func pastPrefix(s, prefix string) bool {
+	return s > prefix && !strings.HasPrefix(s, prefix)
+}
 
 // deliver calls fn for each object, one worker at a time.
 func (l *rangeLister) deliver(objs []types.Object) error {

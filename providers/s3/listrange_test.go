@@ -29,7 +29,7 @@ func rangeKeys() []string {
 		"characters/c\u00e9", "characters/c\uFFFD", "characters/c\U0010FFFD/z", "characters/~~~~",
 		"a", "ab", "abc", "ab\x7f", "z\U0010FFFD", "~", " space",
 		// More folders, for the first level's cuts (seed).
-		"curated/a.webp", "curated/b.webp", "curated-x", "stories/1/cover.webp", "stories/2/cover.webp",
+		"curated/a.webp", "curated/b.webp", "curated-x", "curated0", "stories/1/cover.webp", "stories/2/cover.webp",
 	)
 	slices.Sort(keys)
 	return keys
@@ -258,6 +258,84 @@ func TestSeed(t *testing.T) {
 	want := []string{"dev/curated", "dev/stories", "many", "prod", "prod/stories"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ranges waiting after the seed, by start (-want +got):\n%s", diff)
+	}
+
+	// Each range is bounded by the folder that the levels listed in full say all its keys
+	// are under: none for the first (it holds a.png and dev/characters/), and the first
+	// level only for many/, whose own level was cut short.
+	within := map[string]string{}
+	for _, r := range l.ranges {
+		within[r.after] = r.within
+	}
+	wantWithin := map[string]string{"": "", "dev/curated": "dev/curated/", "dev/stories": "dev/stories/",
+		"many": "many/", "prod": "prod/characters/", "prod/stories": "prod/stories/"}
+	if diff := cmp.Diff(wantWithin, within); diff != "" {
+		t.Errorf("the folder bounding each range, by start (-want +got):\n%s", diff)
+	}
+}
+
+// TestOnly: the folder of a level listed in full that a range's keys all lie under.
+func TestOnly(t *testing.T) {
+	lv := folderLevel{folders: []string{"characters/", "curated/", "stories/"}, keys: []string{"curated0", "zz"}, complete: true}
+	tests := []struct {
+		after, upto string
+		open        bool
+		want        string
+	}{
+		{"", "curated", false, "characters/"},
+		{"", "characters/", false, "characters/"}, // upto is the folder's name, under which a key may be
+		{"", "characters", false, ""},             // no key of characters/ is so low
+		{"characters/c5", "curated", false, "characters/"},
+		{"characters/c5", "curated/", false, ""}, // a key "curated/" is under curated/
+		{"characters", "curated/x", false, ""},
+		{"curated", "stories", false, ""}, // curated0 lies between
+		{"curated", "curated/~", false, "curated/"},
+		{"curated/x", "curated0", false, ""},
+		{"curated0", "stories", false, ""}, // no key of stories/ is as low as stories
+		{"curated0", "stories/", false, "stories/"},
+		{"stories", "", true, ""}, // zz, above every folder
+		{"stories", "zy", false, "stories/"},
+		{"stories/s9", "zz", false, ""},
+		{"zz", "", true, ""}, // no folder at all
+	}
+	for _, tt := range tests {
+		got, ok := lv.only(tt.after, tt.upto, tt.open)
+		if got != tt.want || ok != (tt.want != "") {
+			t.Errorf("only(%q, %q, open %v) = %q, %v; want %q", tt.after, tt.upto, tt.open, got, ok, tt.want)
+		}
+	}
+	lv.complete = false
+	if f, ok := lv.only("", "curated", false); ok {
+		t.Errorf("a level cut short bounds a range by %q", f)
+	}
+}
+
+// TestPagePrefix: every key that a range can hold has the prefix its pages ask for.
+func TestPagePrefix(t *testing.T) {
+	l := &rangeLister{prefix: "characters/"}
+	tests := []struct {
+		r    keyRange
+		want string
+	}{
+		{keyRange{after: "characters", open: true}, "characters/"},
+		{keyRange{after: "characters/c14448/a.webp", upto: "characters/c14s~~~~"}, "characters/c14"},
+		{keyRange{after: "characters/c2", upto: "characters/c33"}, "characters/c"},
+		{keyRange{after: "characters/c2", upto: "characters/c33", within: "characters/c2/"}, "characters/c2/"},
+		{keyRange{after: "characters/c1/a", upto: "characters/c1/b", within: "characters/c1/"}, "characters/c1/"},
+		{keyRange{after: "characters", upto: "characters0"}, "characters/"},
+	}
+	for _, tt := range tests {
+		if got := l.pagePrefix(&tt.r); got != tt.want {
+			t.Errorf("pagePrefix(%q, %q, within %q) = %q; want %q", tt.r.after, tt.r.upto, tt.r.within, got, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		s, prefix string
+		want      bool
+	}{{"curated", "characters/", true}, {"characters/", "characters/", false}, {"characters/z", "characters/", false}, {"b", "characters/", false}} {
+		if got := pastPrefix(tt.s, tt.prefix); got != tt.want {
+			t.Errorf("pastPrefix(%q, %q) = %v", tt.s, tt.prefix, got)
+		}
 	}
 }
 
