@@ -110,10 +110,16 @@ func (b *Bucket) listRanges(ctx context.Context, prefix string, level *ramp, pag
 // one of its folders only is listed with that folder as the prefix, so that the server
 // stops at the folder's end instead of reading on into the next range's keys.
 func (l *rangeLister) seed(ctx context.Context) {
+	start := time.Now()
 	top, err := l.folders(ctx, l.prefix, l.pageSize)
 	if err != nil || len(top.folders) == 0 {
 		return
 	}
+	// An answer that slow says the server is far: its ranges need not wait for the
+	// first page's to say it too.
+	l.mu.Lock()
+	l.level.far(time.Since(start))
+	l.mu.Unlock()
 	l.splitAll(top.folders[1:], top)
 	if len(top.folders) > l.level.max {
 		return
@@ -787,6 +793,17 @@ func (l *rangeLister) deliver(objs []types.Object) error {
 	return nil
 }
 
+// far takes the level to max if d, the first answer's latency, says the server is far
+// (rampFar), and says whether it did. An answer of less work than a page (a folder's
+// first level) tells that as well as a page does, but is no measure of a page's time.
+func (r *ramp) far(d time.Duration) bool {
+	if r.hold || r.fastest != 0 || d < rampFar {
+		return r.hold
+	}
+	r.fastest, r.limit = d, r.max
+	return true
+}
+
 // ramp is how many ranges are listed at once, from the pages' latency. It starts at one
 // and, after each round (as many pages as the level), grows rampGrowth-fold while the
 // round's pages took on average at most rampSlack × the fastest page seen (more pages
@@ -812,11 +829,7 @@ const (
 
 // observe counts one page that took d.
 func (r *ramp) observe(d time.Duration) {
-	if r.hold {
-		return
-	}
-	if r.fastest == 0 && d >= rampFar {
-		r.fastest, r.limit = d, r.max
+	if r.far(d) {
 		return
 	}
 	if r.fastest == 0 || d < r.fastest {
