@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -106,9 +107,9 @@ func (b *Bucket) listRanges(ctx context.Context, prefix string, level *ramp, pag
 // many cuts as workers at each level, spread over the folders. It is a hint: an error
 // leaves the ranges as they are.
 //
-// A level listed in full also bounds the ranges (bound): a range that can hold keys of
-// one of its folders only is listed with that folder as the prefix, so that the server
-// stops at the folder's end instead of reading on into the next range's keys.
+// A level listed in full also bounds the ranges (splitAll): a range that can hold keys
+// of one of its folders only is listed with that folder as the prefix, so that the
+// server stops at the folder's end instead of reading on into the next range's keys.
 func (l *rangeLister) seed(ctx context.Context) {
 	start := time.Now()
 	top, err := l.folders(ctx, l.prefix, l.pageSize)
@@ -243,11 +244,20 @@ func (l *rangeLister) pagePrefix(r *keyRange) string {
 		p = r.within
 	}
 	if !r.open {
-		if c := commonPrefixLen(r.after, r.upto); c > len(p) {
+		// Whole characters: a prefix is echoed in the XML answer, as StartAfter is.
+		if c := runeStart(r.after, commonPrefixLen(r.after, r.upto)); c > len(p) {
 			p = r.after[:c]
 		}
 	}
 	return p
+}
+
+// runeStart is the largest i <= n at which s[:i] ends between two UTF-8 characters.
+func runeStart(s string, n int) int {
+	for n > 0 && n < len(s) && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return n
 }
 
 // split cuts the range that holds at, if its owner has not passed at, and queues the
@@ -794,8 +804,9 @@ func (l *rangeLister) deliver(objs []types.Object) error {
 }
 
 // far takes the level to max if d, the first answer's latency, says the server is far
-// (rampFar), and says whether it did. An answer of less work than a page (a folder's
-// first level) tells that as well as a page does, but is no measure of a page's time.
+// (rampFar); true when observe has nothing left to do with d: the level is held, or d
+// took it to max. An answer of less work than a page (a folder's first level) tells a
+// far server as well as a page does, but is no measure of a page's time.
 func (r *ramp) far(d time.Duration) bool {
 	if r.hold || r.fastest != 0 || d < rampFar {
 		return r.hold

@@ -323,6 +323,9 @@ func TestPagePrefix(t *testing.T) {
 		{keyRange{after: "characters/c2", upto: "characters/c33", within: "characters/c2/"}, "characters/c2/"},
 		{keyRange{after: "characters/c1/a", upto: "characters/c1/b", within: "characters/c1/"}, "characters/c1/"},
 		{keyRange{after: "characters", upto: "characters0"}, "characters/"},
+		// The ends share the first byte of è and é: the prefix stops before it.
+		{keyRange{after: "characters/c\u00e8/x", upto: "characters/c\u00e9"}, "characters/c"},
+		{keyRange{after: "characters/c\u00e9/x", upto: "characters/c\u00e9~"}, "characters/c\u00e9"},
 	}
 	for _, tt := range tests {
 		if got := l.pagePrefix(&tt.r); got != tt.want {
