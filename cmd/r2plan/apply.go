@@ -54,6 +54,7 @@ func runApply(ctx context.Context, stop <-chan struct{}, args []string, stdout, 
 	if err != nil {
 		return sf.log.fail(stderr, "--shard: %v", err)
 	}
+	paceApplyGC()
 	p, err := plan.Open(fs.Arg(0))
 	if err != nil {
 		return sf.log.fail(stderr, "refusing the plan: %v", err)

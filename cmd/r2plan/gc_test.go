@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime/debug"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -35,5 +36,22 @@ func TestGCPercent(t *testing.T) {
 			t.Fatalf("gcPercent(%d) = %d after %d", n, p, prev)
 		}
 		prev = p
+	}
+}
+
+// TestPaceApplyGC: apply paces the collector at applyGCPercent, unless GOGC is set.
+func TestPaceApplyGC(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	t.Setenv("GOGC", "")
+	debug.SetGCPercent(100)
+	paceApplyGC()
+	if got := debug.SetGCPercent(100); got != applyGCPercent {
+		t.Errorf("GOGC unset: the pace is %d; want %d", got, applyGCPercent)
+	}
+	t.Setenv("GOGC", "50")
+	debug.SetGCPercent(50)
+	paceApplyGC()
+	if got := debug.SetGCPercent(100); got != 50 {
+		t.Errorf("GOGC=50: apply changed the pace to %d", got)
 	}
 }
