@@ -143,14 +143,22 @@ type trailer struct {
 	Digest string `json:"digest"`
 }
 
-// Write writes p as a plan file and returns its digest.
+// Write writes p as a plan file and returns its digest. Its entries are read ahead, in
+// a goroutine of their own (Tee), while this one encodes them.
 func Write(w io.Writer, p *Plan) (digest string, err error) {
-	h := sha256.New()
+	streams, done := Tee(p.Entries, 1)
+	defer done(0)
+	return WriteEntries(w, &p.Header, streams[0])
+}
+
+// WriteEntries writes a plan file of header h and entries, and returns its digest.
+func WriteEntries(w io.Writer, h *Header, entries func(func(Entry) error) error) (digest string, err error) {
+	sum := sha256.New()
 	bw := bufio.NewWriterSize(w, 1<<16)
-	body := io.MultiWriter(bw, h)
+	body := io.MultiWriter(bw, sum)
 	enc := json.NewEncoder(body)
 	enc.SetEscapeHTML(false)
-	hdr := p.Header
+	hdr := *h
 	hdr.Type = "header"
 	hdr.FormatVersion = FormatVersion
 	if err := enc.Encode(hdr); err != nil {
@@ -158,7 +166,7 @@ func Write(w io.Writer, p *Plan) (digest string, err error) {
 	}
 	n := 0
 	var buf []byte
-	err = p.Entries(func(e Entry) error {
+	err = entries(func(e Entry) error {
 		n++
 		if e.Move != nil {
 			buf = appendMoveLine(buf[:0], e.Move)
@@ -174,7 +182,7 @@ func Write(w io.Writer, p *Plan) (digest string, err error) {
 	if err != nil {
 		return "", err
 	}
-	digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	digest = "sha256:" + hex.EncodeToString(sum.Sum(nil))
 	if err := json.NewEncoder(bw).Encode(trailer{"end", n, digest}); err != nil {
 		return "", err
 	}

@@ -74,15 +74,27 @@ func runPlan(ctx context.Context, stop <-chan struct{}, args []string, stdout, s
 	sum := &p.Header.Summary
 	sum.SetDeleteBudget(deleteBudget(s.cfg, *maxDelete))
 	digest := digestOf("")
+	viewEntries, viewDone := p.Entries, func() {}
 	if *out != "" {
 		// The plan file is written while the view reads the entries it shows, which it
-		// does before it asks for the digest (the table view) or shows anything.
+		// does before it asks for the digest (the table view) or shows anything. The
+		// table view reads the writer's entries (Tee): a plan's moves are rebuilt once,
+		// in a goroutine of their own, while the writer encodes them.
+		n := 1
+		if _, ok := v.(tableView); ok {
+			n = 2
+		}
+		streams, done := plan.Tee(p.Entries, n)
+		if n == 2 {
+			viewEntries, viewDone = streams[1], func() { done(1) }
+		}
 		written := make(chan struct{})
 		var d string
 		var werr error
 		go func() {
 			defer close(written)
-			if d, werr = writePlanFile(*out, p); werr != nil {
+			defer done(0)
+			if d, werr = writePlanFile(*out, &p.Header, streams[0]); werr != nil {
 				werr = fmt.Errorf("write plan: %w", werr)
 			}
 		}()
@@ -91,7 +103,8 @@ func runPlan(ctx context.Context, stop <-chan struct{}, args []string, stdout, s
 			return d, werr
 		}
 	}
-	rerr := v.render(&p.Header, p.Entries, digest)
+	rerr := v.render(&p.Header, viewEntries, digest)
+	viewDone() // a view that failed before it read its entries no longer holds up the writer
 	// Waited for even when the view failed first: the plan is closed after.
 	d, err := digest()
 	if err != nil {
@@ -201,15 +214,15 @@ func makePlan(ctx context.Context, cfg *config.Config, scope *plan.Scope, revert
 	return p, nil
 }
 
-// writePlanFile writes the plan next to path and renames it into place, so a reader
-// never sees half a plan.
-func writePlanFile(path string, p *plan.Plan) (string, error) {
+// writePlanFile writes a plan of header h and entries next to path and renames it into
+// place, so a reader never sees half a plan.
+func writePlanFile(path string, h *plan.Header, entries func(func(plan.Entry) error) error) (string, error) {
 	f, err := os.CreateTemp(filepath.Dir(path), ".r2plan-*")
 	if err != nil {
 		return "", err
 	}
 	defer os.Remove(f.Name())
-	digest, err := plan.Write(f, p)
+	digest, err := plan.WriteEntries(f, h, entries)
 	if err == nil {
 		err = f.Sync()
 	}
