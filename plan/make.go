@@ -19,7 +19,9 @@ type Inputs struct {
 	URLs       *URLs // nil when the bucket has no public URL
 	References []Reference
 	Objects    func(yield func(Object) error) error
-	Rows       func(ref Reference, yield func(Row) error) error
+	// Rows is called beside the listing (see rowsahead.go), and again after it if that
+	// read failed; ctx ends when its rows are no longer needed.
+	Rows func(ctx context.Context, ref Reference, yield func(Row) error) error
 	// HoldsCopy, if set, decides whether target already holds a copy of key when the
 	// listing cannot: same size, but the source's ETag is a multipart one, which a
 	// copy does not keep. Called only then.
@@ -130,6 +132,11 @@ func Make(in Inputs) (p *Plan, err error) {
 	// delete, or else once the listing says it (ahead.go).
 	var early *ahead
 	defer func() { early.stop() }()
+	var rows *rowsAhead
+	if len(in.References) > 0 {
+		rows = startRowsAhead(in.References, in.Rows)
+		defer rows.stop()
+	}
 	if in.Undeclared != nil {
 		if prefixes, ok := in.deletablePrefixes(); ok {
 			if f, ok := in.matcher().Prefilter(slices.Values(prefixes)); ok {
@@ -170,7 +177,7 @@ func Make(in Inputs) (p *Plan, err error) {
 			pl.spill.close()
 		}
 	}()
-	if err := pl.scanRows(p); err != nil {
+	if err := pl.scanRows(p, rows); err != nil {
 		return nil, err
 	}
 	if err := pl.spill.done(); err != nil {

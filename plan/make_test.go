@@ -2,6 +2,7 @@ package plan
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -38,7 +39,7 @@ func inputs(objects []Object, refs map[string][]Row) Inputs {
 			{Name: "story", Table: "Story", PrimaryKey: "id", URLColumn: "coverImage"},
 		},
 		Objects: listing(objects),
-		Rows: func(ref Reference, yield func(Row) error) error {
+		Rows: func(_ context.Context, ref Reference, yield func(Row) error) error {
 			for _, r := range refs[ref.Name] {
 				if err := yield(r); err != nil {
 					return err

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,9 +10,15 @@ import (
 
 // scanRows reads every reference's rows: each value names an object (or none: dangling,
 // foreign), marks it referenced, and is planned for rewriting when the object moves.
-func (pl *planner) scanRows(p *Plan) error {
+func (pl *planner) scanRows(p *Plan, early *rowsAhead) error {
 	in, objs := &pl.in, pl.objs
 	s := &p.Header.Summary
+	rows := early.rows()
+	if rows == nil {
+		rows = func(i int, yield func(Row) error) error {
+			return in.Rows(context.Background(), in.References[i], yield)
+		}
+	}
 	for refIdx, ref := range in.References {
 		rs := RefSummary{Name: ref.Name, Table: ref.Table}
 		cols := ref.Columns()
@@ -23,7 +30,7 @@ func (pl *planner) scanRows(p *Plan) error {
 		if ref.KeyColumn != "" && ref.KeyColumn == ref.URLColumn {
 			return fmt.Errorf("reference %q: key_column and url_column are both %q", ref.Name, ref.KeyColumn)
 		}
-		err := in.Rows(ref, func(r Row) error {
+		err := rows(refIdx, func(r Row) error {
 			if r.Outside {
 				return pl.outside(r, isURL, s)
 			}

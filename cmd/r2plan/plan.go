@@ -306,7 +306,10 @@ func forwardPlan(ctx context.Context, cfg *config.Config, db *sqldb.DB, bucket *
 		HoldsCopy: func(key, target, etag string, size int64) (bool, error) {
 			return bucket.HoldsCopy(ctx, target, etag, size)
 		},
-		Rows: func(ref plan.Reference, yield func(plan.Row) error) error {
+		Rows: func(pctx context.Context, ref plan.Reference, yield func(plan.Row) error) error {
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			defer context.AfterFunc(pctx, cancel)()
 			t := sqldb.Table{Schema: ref.Schema, Name: ref.Table}
 			ph := prog.phase("scan "+ref.Name, 0)
 			defer ph.finish()
