@@ -19,13 +19,15 @@ import (
 //
 // The plan is a snapshot as before: a row read before the listing ends is as current as
 // one read just after it, and apply checks every row it rewrites (compare-and-swap) and
-// every object it deletes (no reference) again. An early read that fails, or that
-// holds more than rowsAheadMaxBytes, is dropped, and the rows are read from the database
-// after the listing, as without it; a real error of the database then shows there.
+// every object it deletes (no reference) again. An early read that fails (a full disk
+// too), or that holds more than rowsAheadMaxBytes, is dropped at once, its file with
+// it, and the rows are read from the database after the listing, as without it; a real
+// error of the database then shows there.
 
-// rowsAheadMaxBytes bounds the file an early read of the rows writes; a variable for
-// the tests.
-var rowsAheadMaxBytes int64 = 1 << 30
+// rowsAheadMaxBytes bounds the file an early read of the rows writes: about 20 million
+// rows of the motivating case's, whose rewrites the plan's own spill holds as well. A
+// variable for the tests.
+var rowsAheadMaxBytes int64 = 4 << 30
 
 // errRowsAheadFull stops an early read whose rows hold more than rowsAheadMaxBytes.
 var errRowsAheadFull = errors.New("the early read of the rows holds too much")
@@ -49,7 +51,10 @@ func startRowsAhead(refs []Reference, rows func(ctx context.Context, ref Referen
 	a := &rowsAhead{cancel: cancel, done: make(chan struct{}), refs: refs, counts: make([]int, len(refs))}
 	go func() {
 		defer close(a.done)
-		a.err = a.read(ctx, rows)
+		if a.err = a.read(ctx, rows); a.err != nil && a.f != nil {
+			a.f.Close() // its space is free for the plan's own spill
+			a.f = nil
+		}
 	}()
 	return a
 }
