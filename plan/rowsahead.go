@@ -34,8 +34,9 @@ var errRowsAheadFull = errors.New("the early read of the rows holds too much")
 
 // A rowsAhead is an early read of the references' rows, running in its own goroutine.
 //
-// Record: a byte of flags (1: outside the reference's where filter), then the primary
-// key and each column's value, each a uvarint length+1 (0: NULL) and bytes. The references' rows follow one another in the order of References.
+// Record: a byte of flags (1: outside the reference's where filter), the number of
+// values (a uvarint), then the primary key and each value, each a uvarint length+1 (0:
+// NULL) and bytes. The references' rows follow one another in the order of References.
 type rowsAhead struct {
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -59,6 +60,7 @@ func startRowsAhead(refs []Reference, rows func(ctx context.Context, ref Referen
 	return a
 }
 
+// read writes the rows of every reference to an unlinked temporary file.
 func (a *rowsAhead) read(ctx context.Context, rows func(ctx context.Context, ref Reference, yield func(Row) error) error) error {
 	f, err := os.CreateTemp("", "r2plan-rows-*")
 	if err != nil {
@@ -77,6 +79,7 @@ func (a *rowsAhead) read(ctx context.Context, rows func(ctx context.Context, ref
 				flags |= 1
 			}
 			b = append(b, flags)
+			b = binary.AppendUvarint(b, uint64(len(r.Values)))
 			b = appendValue(b, &r.PK)
 			for _, v := range r.Values {
 				b = appendValue(b, v)
@@ -141,15 +144,21 @@ func (a *rowsAhead) rows() func(i int, yield func(Row) error) error {
 			return fmt.Errorf("read back the rows: reference %d asked for before %d", i, next)
 		}
 		next++
-		cols := len(a.refs[i].Columns())
 		for range a.counts[i] {
 			flags, err := br.ReadByte()
+			var n uint64
+			if err == nil {
+				n, err = binary.ReadUvarint(br)
+			}
 			if err != nil {
 				return fmt.Errorf("read back the rows: %w", err)
 			}
-			r := Row{Outside: flags&1 != 0, Values: make([]*string, cols)}
+			r := Row{Outside: flags&1 != 0, Values: make([]*string, n)}
 			r.PK, _, err = str()
-			for c := 0; c < cols && err == nil; c++ {
+			for c := range r.Values {
+				if err != nil {
+					break
+				}
 				var v string
 				var ok bool
 				if v, ok, err = str(); ok {

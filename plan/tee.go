@@ -50,7 +50,7 @@ func Tee(entries func(func(Entry) error) error, n int) (streams []func(func(Entr
 			}
 			return nil
 		})
-		if len(batch) > 0 && err != errReadersGone {
+		if len(batch) > 0 && !errors.Is(err, errReadersGone) {
 			if ferr := flush(); err == nil {
 				err = ferr
 			}
