@@ -62,11 +62,10 @@ func startRowsAhead(refs []Reference, rows func(ctx context.Context, ref Referen
 
 // read writes the rows of every reference to an unlinked temporary file.
 func (a *rowsAhead) read(ctx context.Context, rows func(ctx context.Context, ref Reference, yield func(Row) error) error) error {
-	f, err := os.CreateTemp("", "r2plan-rows-*")
+	f, err := unlinkedTemp("r2plan-rows-*")
 	if err != nil {
 		return err
 	}
-	os.Remove(f.Name()) // unlinked: no crash leaves it behind
 	a.f = f
 	w := bufio.NewWriterSize(f, 1<<16)
 	var size int64

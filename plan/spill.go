@@ -25,14 +25,22 @@ type rewriteSpill struct {
 }
 
 func newRewriteSpill() (*rewriteSpill, error) {
-	f, err := os.CreateTemp("", "r2plan-rewrites-*")
+	f, err := unlinkedTemp("r2plan-rewrites-*")
 	if err != nil {
 		return nil, fmt.Errorf("spill rewrites: %w", err)
 	}
-	// Unlinked at once: the file lives as long as it is open, and no crash leaves it
-	// behind.
-	os.Remove(f.Name())
 	return &rewriteSpill{f: f, w: bufio.NewWriterSize(f, 1<<16)}, nil
+}
+
+// unlinkedTemp creates a temporary file and unlinks it at once: it lives as long as it
+// is open, and no crash leaves it behind.
+func unlinkedTemp(pattern string) (*os.File, error) {
+	f, err := os.CreateTemp("", pattern)
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(f.Name())
+	return f, nil
 }
 
 const spillHeader = 12

@@ -721,7 +721,11 @@ func (l *rangeLister) listRange(ctx context.Context, r *keyRange) error {
 		for _, o := range page.Contents {
 			k := aws.ToString(o.Key)
 			if k <= prev || !strings.HasPrefix(k, prefix) {
-				return fmt.Errorf("list %q after %q in %s: %w (%q after %q); list with list_concurrency = 1", prefix, after, l.b.identity, errUnordered, k, prev)
+				what := fmt.Sprintf("%q after %q", k, prev)
+				if k > prev {
+					what = fmt.Sprintf("%q, not under the prefix", k)
+				}
+				return fmt.Errorf("list %q after %q in %s: %w (%s); list with list_concurrency = 1", prefix, after, l.b.identity, errUnordered, what)
 			}
 			prev = k
 		}
